@@ -1,0 +1,395 @@
+package vqav2
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// AnswersPerQuestion is the number of human answers every annotation holds.
+const AnswersPerQuestion = 10
+
+// The three VQAv2 answer types.
+const (
+	AnswerTypeYesNo  = "yes/no"
+	AnswerTypeNumber = "number"
+	AnswerTypeOther  = "other"
+)
+
+// Question is one record of a questions file.
+type Question struct {
+	// ImageID is the COCO image id ("image_id").
+	ImageID int64
+	// QuestionID is the question's unique id ("question_id").
+	QuestionID int64
+	// Question is the question text ("question").
+	Question string
+}
+
+// Answer is one human answer of an annotation.
+type Answer struct {
+	// Answer is the free-text answer, already normalized by the dataset
+	// authors ("answer").
+	Answer string
+	// Confidence is "yes", "maybe" or "no" ("answer_confidence").
+	Confidence string
+	// ID is the annotator index 1..10 ("answer_id").
+	ID int
+}
+
+// Annotation is one record of an annotations file.
+type Annotation struct {
+	// QuestionID joins the annotation to its question ("question_id").
+	QuestionID int64
+	// ImageID is the COCO image id ("image_id").
+	ImageID int64
+	// QuestionType is the question's opening words from the fixed list of
+	// question types, or "none of the above" ("question_type").
+	QuestionType string
+	// AnswerType is one of AnswerTypeYesNo, AnswerTypeNumber or
+	// AnswerTypeOther ("answer_type").
+	AnswerType string
+	// MultipleChoiceAnswer is the most common human answer
+	// ("multiple_choice_answer").
+	MultipleChoiceAnswer string
+	// Answers are the AnswersPerQuestion human answers ("answers").
+	Answers []Answer
+}
+
+// FieldError reports a record of a VQAv2 JSON file that does not follow the
+// official schema.
+type FieldError struct {
+	// File is the file name (or the name given to the reader).
+	File string
+	// Path locates the value, e.g. "annotations[12].answers[3].answer_id",
+	// or names the top-level key.
+	Path string
+	// Problem says what is wrong and what was expected.
+	Problem string
+}
+
+// Error implements error.
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s: %s: %s", e.File, e.Path, e.Problem)
+}
+
+// rawQuestion and rawAnnotation decode one record; nil pointers are missing
+// (or null) fields.
+type rawQuestion struct {
+	ImageID    *int64  `json:"image_id"`
+	Question   *string `json:"question"`
+	QuestionID *int64  `json:"question_id"`
+}
+
+type rawAnswer struct {
+	Answer     *string `json:"answer"`
+	Confidence *string `json:"answer_confidence"`
+	ID         *int    `json:"answer_id"`
+}
+
+type rawAnnotation struct {
+	QuestionID           *int64       `json:"question_id"`
+	ImageID              *int64       `json:"image_id"`
+	QuestionType         *string      `json:"question_type"`
+	AnswerType           *string      `json:"answer_type"`
+	MultipleChoiceAnswer *string      `json:"multiple_choice_answer"`
+	Answers              *[]rawAnswer `json:"answers"`
+}
+
+// ReadQuestions reads a questions file (see [ScanQuestions]).
+func ReadQuestions(path string) ([]Question, error) {
+	var qs []Question
+	err := readFile(path, func(r io.Reader) error {
+		return ScanQuestions(r, path, func(q Question) error {
+			qs = append(qs, q)
+			return nil
+		})
+	})
+	return qs, err
+}
+
+// ReadAnnotations reads an annotations file (see [ScanAnnotations]).
+func ReadAnnotations(path string) ([]Annotation, error) {
+	var anns []Annotation
+	err := readFile(path, func(r io.Reader) error {
+		return ScanAnnotations(r, path, func(a Annotation) error {
+			anns = append(anns, a)
+			return nil
+		})
+	})
+	return anns, err
+}
+
+func readFile(path string, read func(io.Reader) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return read(f)
+}
+
+// ScanQuestions streams the "questions" array of a questions file from r,
+// calling fn for each record in file order; name labels errors. The file is
+// decoded record by record, so memory does not grow with the file size
+// beyond what fn keeps. Other top-level keys are skipped. Every record must
+// have an integer "image_id" and "question_id" and a string "question";
+// question ids must be unique. Errors are *[FieldError] values naming the
+// record and field, or errors from fn.
+func ScanQuestions(r io.Reader, name string, fn func(Question) error) error {
+	seen := make(map[int64]struct{})
+	return scanArray(r, name, "questions", func(dec *json.Decoder, path string) error {
+		var raw rawQuestion
+		if err := decodeRecord(dec, name, path, &raw); err != nil {
+			return err
+		}
+		missing := func(field string) error {
+			return &FieldError{File: name, Path: path + "." + field, Problem: "missing or null; want a value"}
+		}
+		switch {
+		case raw.ImageID == nil:
+			return missing("image_id")
+		case raw.QuestionID == nil:
+			return missing("question_id")
+		case raw.Question == nil:
+			return missing("question")
+		}
+		if err := checkUnique(seen, *raw.QuestionID, name, path); err != nil {
+			return err
+		}
+		return fn(Question{ImageID: *raw.ImageID, QuestionID: *raw.QuestionID, Question: *raw.Question})
+	})
+}
+
+// ScanAnnotations streams the "annotations" array of an annotations file from
+// r, calling fn for each record in file order; name labels errors. Like
+// [ScanQuestions] it is memory-frugal; the small-vocabulary strings (answers,
+// confidences, types) are shared between records. Every record must have an
+// integer "question_id" and "image_id", string "question_type" and
+// "multiple_choice_answer", an "answer_type" of "yes/no", "number" or
+// "other", and exactly AnswersPerQuestion "answers", each with a string
+// "answer", an "answer_confidence" of "yes", "maybe" or "no" and an integer
+// "answer_id"; question ids must be unique.
+func ScanAnnotations(r io.Reader, name string, fn func(Annotation) error) error {
+	seen := make(map[int64]struct{})
+	intern := make(map[string]string)
+	str := func(s string) string {
+		if v, ok := intern[s]; ok {
+			return v
+		}
+		intern[s] = s
+		return s
+	}
+	return scanArray(r, name, "annotations", func(dec *json.Decoder, path string) error {
+		var raw rawAnnotation
+		if err := decodeRecord(dec, name, path, &raw); err != nil {
+			return err
+		}
+		missing := func(field string) error {
+			return &FieldError{File: name, Path: path + "." + field, Problem: "missing or null; want a value"}
+		}
+		switch {
+		case raw.QuestionID == nil:
+			return missing("question_id")
+		case raw.ImageID == nil:
+			return missing("image_id")
+		case raw.QuestionType == nil:
+			return missing("question_type")
+		case raw.AnswerType == nil:
+			return missing("answer_type")
+		case raw.MultipleChoiceAnswer == nil:
+			return missing("multiple_choice_answer")
+		case raw.Answers == nil:
+			return missing("answers")
+		}
+		switch *raw.AnswerType {
+		case AnswerTypeYesNo, AnswerTypeNumber, AnswerTypeOther:
+		default:
+			return &FieldError{File: name, Path: path + ".answer_type",
+				Problem: fmt.Sprintf("got %q; want %q, %q or %q", *raw.AnswerType, AnswerTypeYesNo, AnswerTypeNumber, AnswerTypeOther)}
+		}
+		if n := len(*raw.Answers); n != AnswersPerQuestion {
+			return &FieldError{File: name, Path: path + ".answers", Problem: fmt.Sprintf("has %d answers; want %d", n, AnswersPerQuestion)}
+		}
+		answers := make([]Answer, AnswersPerQuestion)
+		for i, a := range *raw.Answers {
+			apath := fmt.Sprintf("%s.answers[%d]", path, i)
+			switch {
+			case a.Answer == nil:
+				return missing(fmt.Sprintf("answers[%d].answer", i))
+			case a.Confidence == nil:
+				return missing(fmt.Sprintf("answers[%d].answer_confidence", i))
+			case a.ID == nil:
+				return missing(fmt.Sprintf("answers[%d].answer_id", i))
+			}
+			switch *a.Confidence {
+			case "yes", "maybe", "no":
+			default:
+				return &FieldError{File: name, Path: apath + ".answer_confidence", Problem: fmt.Sprintf(`got %q; want "yes", "maybe" or "no"`, *a.Confidence)}
+			}
+			answers[i] = Answer{Answer: str(*a.Answer), Confidence: str(*a.Confidence), ID: *a.ID}
+		}
+		if err := checkUnique(seen, *raw.QuestionID, name, path); err != nil {
+			return err
+		}
+		return fn(Annotation{
+			QuestionID:           *raw.QuestionID,
+			ImageID:              *raw.ImageID,
+			QuestionType:         str(*raw.QuestionType),
+			AnswerType:           str(*raw.AnswerType),
+			MultipleChoiceAnswer: str(*raw.MultipleChoiceAnswer),
+			Answers:              answers,
+		})
+	})
+}
+
+// checkUnique records that the record at path has question id qid and fails
+// if an earlier record had it too.
+func checkUnique(seen map[int64]struct{}, qid int64, name, path string) error {
+	if _, dup := seen[qid]; dup {
+		return &FieldError{File: name, Path: path + ".question_id", Problem: fmt.Sprintf("duplicate question id %d", qid)}
+	}
+	seen[qid] = struct{}{}
+	return nil
+}
+
+// decodeRecord decodes the next array element into v, turning JSON errors
+// into a *FieldError at path.
+func decodeRecord(dec *json.Decoder, name, path string, v any) error {
+	err := dec.Decode(v)
+	if err == nil {
+		return nil
+	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		p := path
+		if typeErr.Field != "" {
+			p += "." + typeErr.Field
+		}
+		want := typeErr.Type.String()
+		switch want {
+		case "int64", "int":
+			want = "an integer"
+		case "string":
+			want = "a string"
+		default:
+			if typeErr.Field == "" {
+				want = "an object"
+			} else if typeErr.Field == "answers" {
+				want = "an array of objects"
+			}
+		}
+		return &FieldError{File: name, Path: p, Problem: fmt.Sprintf("got JSON %s; want %s", typeErr.Value, want)}
+	}
+	return syntaxError(dec, name, path, err)
+}
+
+// syntaxError wraps a decoding error with the file, path and byte offset.
+func syntaxError(dec *json.Decoder, name, path string, err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return &FieldError{File: name, Path: path, Problem: fmt.Sprintf("invalid JSON near byte %d: %v", dec.InputOffset(), err)}
+}
+
+// scanArray walks the top-level JSON object of r token by token, finds the
+// array under key and calls each for each element; it skips the other keys
+// and requires the key exactly once and nothing after the object.
+func scanArray(r io.Reader, name, key string, each func(dec *json.Decoder, path string) error) error {
+	dec := json.NewDecoder(r)
+	if err := expectDelim(dec, name, "top level", '{', "an object"); err != nil {
+		return err
+	}
+	found := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return syntaxError(dec, name, "top level", err)
+		}
+		k, ok := tok.(string)
+		if !ok { // the decoder only returns strings as object keys
+			return &FieldError{File: name, Path: "top level", Problem: fmt.Sprintf("got %v; want a key", tok)}
+		}
+		if k != key {
+			if err := skipValue(dec); err != nil {
+				return syntaxError(dec, name, k, err)
+			}
+			continue
+		}
+		if found {
+			return &FieldError{File: name, Path: key, Problem: "appears twice; want one array"}
+		}
+		found = true
+		if err := eachElement(dec, name, key, each); err != nil {
+			return err
+		}
+	}
+	if err := expectDelim(dec, name, "top level", '}', "the end of the object"); err != nil {
+		return err
+	}
+	if !found {
+		return &FieldError{File: name, Path: key, Problem: "missing; want a top-level array"}
+	}
+	return expectEOF(dec, name)
+}
+
+// eachElement reads the array that comes next in dec and calls each for
+// every element, with the path "<label>[i]".
+func eachElement(dec *json.Decoder, name, label string, each func(dec *json.Decoder, path string) error) error {
+	if err := expectDelim(dec, name, label, '[', "an array"); err != nil {
+		return err
+	}
+	for i := 0; dec.More(); i++ {
+		if err := each(dec, fmt.Sprintf("%s[%d]", label, i)); err != nil {
+			return err
+		}
+	}
+	return expectDelim(dec, name, label, ']', "the end of the array")
+}
+
+// expectEOF requires that nothing but white space follows the JSON value.
+func expectEOF(dec *json.Decoder, name string) error {
+	tok, err := dec.Token()
+	switch {
+	case err == io.EOF:
+		return nil
+	case err != nil:
+		return syntaxError(dec, name, "top level", err)
+	}
+	return &FieldError{File: name, Path: "top level", Problem: fmt.Sprintf("unexpected %v after the JSON value", tok)}
+}
+
+// expectDelim reads the next token and requires it to be delim.
+func expectDelim(dec *json.Decoder, name, path string, delim json.Delim, want string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return syntaxError(dec, name, path, err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != delim {
+		return &FieldError{File: name, Path: path, Problem: fmt.Sprintf("got %v; want %s", tok, want)}
+	}
+	return nil
+}
+
+// skipValue reads and discards one JSON value token by token, so that a
+// large value costs no memory.
+func skipValue(dec *json.Decoder) error {
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package vqav2
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+)
+
+// rawResult decodes one record of a results file.
+type rawResult struct {
+	QuestionID *int64  `json:"question_id"`
+	Answer     *string `json:"answer"`
+}
+
+// ReadResults reads a results (submission) file, a JSON array of
+// {"question_id": int, "answer": str} records, into a map from question id
+// to answer (see [ScanResults]).
+func ReadResults(path string) (map[int64]string, error) {
+	preds := make(map[int64]string)
+	err := readFile(path, func(r io.Reader) error {
+		return ScanResults(r, path, func(qid int64, answer string) error {
+			preds[qid] = answer
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return preds, nil
+}
+
+// ScanResults streams a results file from r, calling fn for each record in
+// file order; name labels errors. Every record must have an integer
+// "question_id" and a string "answer"; question ids must be unique. Errors
+// are *[FieldError] values (paths "results[i].field") or errors from fn.
+func ScanResults(r io.Reader, name string, fn func(questionID int64, answer string) error) error {
+	dec := json.NewDecoder(r)
+	seen := make(map[int64]struct{})
+	err := eachElement(dec, name, "results", func(dec *json.Decoder, path string) error {
+		var raw rawResult
+		if err := decodeRecord(dec, name, path, &raw); err != nil {
+			return err
+		}
+		switch {
+		case raw.QuestionID == nil:
+			return &FieldError{File: name, Path: path + ".question_id", Problem: "missing or null; want a value"}
+		case raw.Answer == nil:
+			return &FieldError{File: name, Path: path + ".answer", Problem: "missing or null; want a value"}
+		}
+		if err := checkUnique(seen, *raw.QuestionID, name, path); err != nil {
+			return err
+		}
+		return fn(*raw.QuestionID, *raw.Answer)
+	})
+	if err != nil {
+		return err
+	}
+	return expectEOF(dec, name)
+}
+
+// WriteResults writes preds as a results file, one record per line, in
+// increasing question id order.
+func WriteResults(path string, preds map[int64]string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	w.WriteString("[")
+	for i, qid := range slices.Sorted(maps.Keys(preds)) {
+		rec, err := json.Marshal(struct {
+			QuestionID int64  `json:"question_id"`
+			Answer     string `json:"answer"`
+		}{qid, preds[qid]})
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("%s: question %d: %w", path, qid, err)
+		}
+		if i > 0 {
+			w.WriteString(",")
+		}
+		w.WriteString("\n")
+		w.Write(rec)
+	}
+	w.WriteString("\n]\n")
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
+}
