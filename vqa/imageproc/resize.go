@@ -1,0 +1,193 @@
+package imageproc
+
+import (
+	"fmt"
+	"math"
+)
+
+// RGB is an 8-bit RGB image stored row-major, 3 bytes per pixel (HWC), the
+// layout of numpy.asarray(pil_image.convert("RGB")).
+type RGB struct {
+	Pix           []uint8 // len 3*Width*Height
+	Width, Height int
+}
+
+// NewRGB allocates a zeroed width x height image.
+func NewRGB(width, height int) RGB {
+	return RGB{Pix: make([]uint8, 3*width*height), Width: width, Height: height}
+}
+
+// TargetSize returns the (height, width) ViltImageProcessor resizes an
+// h x w image to: shorter edge to ShortestEdge, longer edge capped at
+// LongerEdgeCap, both rounded half up, then floored to SizeDivisor. It fails
+// when a side would be 0 (aspect ratios above about 20:1 at 384).
+func (c Config) TargetSize(h, w int) (int, int, error) {
+	if h <= 0 || w <= 0 {
+		return 0, 0, fmt.Errorf("imageproc: image size %dx%d has a zero side", w, h)
+	}
+	shorter := float64(c.ShortestEdge)
+	longer := float64(c.LongerEdgeCap())
+	scale := shorter / float64(min(h, w))
+	var nh, nw float64
+	if h < w {
+		nh, nw = shorter, scale*float64(w)
+	} else {
+		nh, nw = scale*float64(h), shorter
+	}
+	if m := max(nh, nw); m > longer {
+		s := longer / m
+		nh, nw = s*nh, s*nw
+	}
+	ih, iw := int(nh+0.5), int(nw+0.5)
+	ih, iw = ih/c.SizeDivisor*c.SizeDivisor, iw/c.SizeDivisor*c.SizeDivisor
+	if ih <= 0 || iw <= 0 {
+		return 0, 0, fmt.Errorf("imageproc: image size %dx%d resizes to %dx%d: height and width must be > 0 (aspect ratio too extreme)", w, h, iw, ih)
+	}
+	return ih, iw, nil
+}
+
+// precision is Pillow's PRECISION_BITS for 8-bit resampling (32 - 8 - 2).
+const precision = 22
+
+// coeffs holds the fixed-point weights of one resize axis: output pixel i
+// reads inputs [start[i], start[i]+n[i]) with weights w[i*k : i*k+n[i]].
+type coeffs struct {
+	start, n []int
+	w        []int32
+	k        int // stride between the weight rows
+}
+
+// bicubic is Pillow's bicubic_filter (a = -0.5), in its exact evaluation
+// order; the explicit float64 conversions forbid fused multiply-adds.
+func bicubic(x float64) float64 {
+	const a = -0.5
+	if x < 0 {
+		x = -x
+	}
+	if x < 1 {
+		return float64(float64(float64((a+2)*x)-(a+3))*x)*x + 1
+	}
+	if x < 2 {
+		return float64(float64(float64(float64(x-5)*x)+8)*x-4) * a
+	}
+	return 0
+}
+
+// computeCoeffs is Pillow's precompute_coeffs + normalize_coeffs_8bpc for
+// the bicubic filter over the whole input (box [0, in)).
+func computeCoeffs(in, out int) coeffs {
+	scale := float64(in) / float64(out)
+	fs := max(scale, 1.0)
+	support := 2 * fs
+	k := int(math.Ceil(support))*2 + 1
+	c := coeffs{start: make([]int, out), n: make([]int, out), w: make([]int32, out*k), k: k}
+	ws := make([]float64, k)
+	ss := 1 / fs
+	for i := range out {
+		center := (float64(i) + 0.5) * scale
+		xmin := max(int(center-support+0.5), 0)
+		xmax := min(int(center+support+0.5), in) - xmin
+		sum := 0.0
+		for x := range xmax {
+			w := bicubic(float64(float64(x+xmin)-center+0.5) * ss)
+			ws[x] = w
+			sum += w
+		}
+		for x := range xmax {
+			w := ws[x]
+			if sum != 0 {
+				w /= sum
+			}
+			if w < 0 {
+				c.w[i*k+x] = int32(-0.5 + w*(1<<precision))
+			} else {
+				c.w[i*k+x] = int32(0.5 + w*(1<<precision))
+			}
+		}
+		c.start[i], c.n[i] = xmin, xmax
+	}
+	return c
+}
+
+func clip8(v int32) uint8 {
+	v >>= precision
+	if v < 0 {
+		return 0
+	}
+	if v > 255 {
+		return 255
+	}
+	return uint8(v)
+}
+
+// Resize is Pillow 9.4's Image.resize((width, height), Image.BICUBIC) on an
+// RGB image, bit-exact: a horizontal pass (when the width changes) then a
+// vertical pass (when the height changes), with 22-bit fixed-point weights
+// and uint8 rounding in between. The same size returns a copy.
+func Resize(src RGB, width, height int) (RGB, error) {
+	if width <= 0 || height <= 0 || src.Width <= 0 || src.Height <= 0 {
+		return RGB{}, fmt.Errorf("imageproc: cannot resize %dx%d to %dx%d", src.Width, src.Height, width, height)
+	}
+	if len(src.Pix) != 3*src.Width*src.Height {
+		return RGB{}, fmt.Errorf("imageproc: RGB buffer has %d bytes, want 3*%d*%d", len(src.Pix), src.Width, src.Height)
+	}
+	img := src
+	if width != src.Width {
+		img = horizontal(img, width)
+	}
+	if height != src.Height {
+		img = vertical(img, height)
+	}
+	if width == src.Width && height == src.Height {
+		img = RGB{Pix: append([]uint8(nil), src.Pix...), Width: width, Height: height}
+	}
+	return img, nil
+}
+
+func horizontal(src RGB, width int) RGB {
+	c := computeCoeffs(src.Width, width)
+	dst := NewRGB(width, src.Height)
+	for y := range src.Height {
+		in := src.Pix[3*y*src.Width : 3*(y+1)*src.Width]
+		out := dst.Pix[3*y*width : 3*(y+1)*width]
+		for x := range width {
+			w := c.w[x*c.k : x*c.k+c.n[x]]
+			p := in[3*c.start[x] : 3*(c.start[x]+len(w))]
+			r, g, b := int32(1<<(precision-1)), int32(1<<(precision-1)), int32(1<<(precision-1))
+			for j, wj := range w {
+				q := p[3*j : 3*j+3 : 3*j+3]
+				r += int32(q[0]) * wj
+				g += int32(q[1]) * wj
+				b += int32(q[2]) * wj
+			}
+			o := out[3*x : 3*x+3 : 3*x+3]
+			o[0], o[1], o[2] = clip8(r), clip8(g), clip8(b)
+		}
+	}
+	return dst
+}
+
+func vertical(src RGB, height int) RGB {
+	c := computeCoeffs(src.Height, height)
+	dst := NewRGB(src.Width, height)
+	row := 3 * src.Width
+	acc := make([]int32, row)
+	for y := range height {
+		for i := range acc {
+			acc[i] = 1 << (precision - 1)
+		}
+		for j, wj := range c.w[y*c.k : y*c.k+c.n[y]] {
+			in := src.Pix[(c.start[y]+j)*row : (c.start[y]+j+1)*row]
+			in = in[:len(acc)]
+			for i, v := range in {
+				acc[i] += int32(v) * wj
+			}
+		}
+		out := dst.Pix[y*row : (y+1)*row]
+		out = out[:len(acc)]
+		for i, v := range acc {
+			out[i] = clip8(v)
+		}
+	}
+	return dst
+}

@@ -1,0 +1,110 @@
+// Package processor is ViLT's ViltProcessor in Go: a BERT tokenizer
+// (package tokenizer) and the ViLT image processor (package imageproc)
+// combined into model inputs, plus the collate step that pads a batch.
+package processor
+
+import (
+	"fmt"
+	"image"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/vilt-go/workbook/data"
+	"github.com/vilt-go/workbook/vqa/imageproc"
+	"github.com/vilt-go/workbook/vqa/tokenizer"
+)
+
+// DefaultDir is the folder of data.FS holding the processor files of
+// dandelin/vilt-b32-finetuned-vqa.
+const DefaultDir = "vilt-b32-finetuned-vqa"
+
+// Processor turns (image, question) pairs into ViLT inputs. It is safe for
+// concurrent use.
+type Processor struct {
+	tok    *tokenizer.Tokenizer
+	img    imageproc.Config
+	decode []imageproc.Option
+}
+
+// Load reads a processor from a local model folder holding vocab.txt or
+// tokenizer.json, preprocessor_config.json, and tokenizer_config.json when
+// present. opts configure image decoding in [Processor.EncodeFile] (EXIF
+// orientation, pixel budget).
+func Load(dirOrHubID string, opts ...imageproc.Option) (*Processor, error) {
+	st, err := os.Stat(dirOrHubID)
+	if err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("processor: %s is not a model folder: %v", dirOrHubID, err)
+	}
+	return LoadFS(os.DirFS(dirOrHubID), ".", opts...)
+}
+
+// LoadFS is [Load] on the folder dir of fsys (e.g. data.FS).
+func LoadFS(fsys fs.FS, dir string, opts ...imageproc.Option) (*Processor, error) {
+	tok, err := tokenizer.LoadFS(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("processor: %w", err)
+	}
+	cfg, err := imageproc.ReadConfigFS(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("processor: %w", err)
+	}
+	return New(tok, cfg, opts...), nil
+}
+
+// Default returns the processor of dandelin/vilt-b32-finetuned-vqa from the
+// files embedded in package data.
+func Default(opts ...imageproc.Option) (*Processor, error) {
+	return LoadFS(data.FS, DefaultDir, opts...)
+}
+
+// New combines a tokenizer and image settings.
+func New(tok *tokenizer.Tokenizer, cfg imageproc.Config, opts ...imageproc.Option) *Processor {
+	return &Processor{tok: tok, img: cfg, decode: opts}
+}
+
+// Tokenizer returns the text tokenizer.
+func (p *Processor) Tokenizer() *tokenizer.Tokenizer { return p.tok }
+
+// ImageConfig returns the image settings.
+func (p *Processor) ImageConfig() imageproc.Config { return p.img }
+
+// Encode processes an image and a question.
+func (p *Processor) Encode(img image.Image, question string) (Encoding, error) {
+	return p.EncodeRGB(imageproc.ToRGB(img), question)
+}
+
+// EncodeRGB processes an already converted RGB image and a question.
+func (p *Processor) EncodeRGB(img imageproc.RGB, question string) (Encoding, error) {
+	text, err := p.tok.Encode(question)
+	if err != nil {
+		return Encoding{}, fmt.Errorf("processor: %w", err)
+	}
+	pix, h, w, err := p.img.Process(img)
+	if err != nil {
+		return Encoding{}, fmt.Errorf("processor: %w", err)
+	}
+	return Encoding{
+		InputIDs: text.InputIDs, AttentionMask: text.AttentionMask, TokenTypeIDs: text.TokenTypeIDs,
+		PixelValues: pix, Height: h, Width: w,
+	}, nil
+}
+
+// EncodeFile decodes an image file (see [imageproc.Decode]) and processes
+// it with a question. Errors name the file.
+func (p *Processor) EncodeFile(path, question string) (Encoding, error) {
+	img, err := imageproc.Decode(path, p.decode...)
+	if err != nil {
+		return Encoding{}, fmt.Errorf("processor: %w", err)
+	}
+	enc, err := p.EncodeRGB(img, question)
+	if err != nil {
+		return Encoding{}, fmt.Errorf("%w (image %s)", err, filepath.Clean(path))
+	}
+	return enc, nil
+}
+
+// Decode turns token ids back into text (see [tokenizer.Tokenizer.Decode]).
+func (p *Processor) Decode(ids []int32, skipSpecial bool) string {
+	return p.tok.Decode(ids, skipSpecial)
+}
