@@ -1,0 +1,63 @@
+package imageproc
+
+import (
+	"bytes"
+	"image"
+	"image/gif"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/vilt-go/workbook/vqa/internal/testutil"
+	"golang.org/x/image/bmp"
+)
+
+// FuzzProcessImage decodes arbitrary bytes and, when they decode, runs the
+// whole image pipeline: it must return an error or a well-formed result,
+// never panic. Seeds: small images in every encodable format plus the
+// fixture images when present.
+func FuzzProcessImage(f *testing.F) {
+	img := testImage(40, 30)
+	f.Add(encodePNG(f, img))
+	var b bytes.Buffer
+	_ = jpeg.Encode(&b, img, &jpeg.Options{Quality: 50})
+	f.Add(b.Bytes())
+	b.Reset()
+	_ = gif.Encode(&b, img, nil)
+	f.Add(b.Bytes())
+	b.Reset()
+	_ = bmp.Encode(&b, image.NewGray(image.Rect(0, 0, 5, 3)))
+	f.Add(b.Bytes())
+	f.Add(pngHeader(3, 90))
+	{
+		dir := filepath.Join(testutil.ModuleRoot(f), "..", "shared", "fixtures", "processor", "images")
+		for _, name := range []string{"tiny_50x80.png", "palette_P_320x240.png", "exif6_640x480.jpg"} {
+			if data, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+				f.Add(data)
+			}
+		}
+	}
+	cfg := DefaultConfig()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rgb, err := DecodeBytes(data, WithMaxPixels(1<<20), WithEXIFOrientation(true))
+		if err != nil {
+			return
+		}
+		if rgb.Width <= 0 || rgb.Height <= 0 || len(rgb.Pix) != 3*rgb.Width*rgb.Height {
+			t.Fatalf("decoded a malformed image %dx%d with %d bytes", rgb.Width, rgb.Height, len(rgb.Pix))
+		}
+		pix, h, w, err := cfg.Process(rgb)
+		if err != nil {
+			return
+		}
+		if h%32 != 0 || w%32 != 0 || h <= 0 || w <= 0 || len(pix) != 3*h*w {
+			t.Fatalf("processed to %dx%d with %d values", w, h, len(pix))
+		}
+		for _, v := range pix {
+			if v < -1 || v > 1 {
+				t.Fatalf("pixel value %v outside [-1, 1]", v)
+			}
+		}
+	})
+}
