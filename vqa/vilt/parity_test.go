@@ -46,10 +46,16 @@ type fixtureCase struct {
 	inputs    []*tensors.Tensor // input_ids, attention_mask, token_type_ids, pixel_values, pixel_mask, labels
 }
 
+// fixtureRoot is the ViLT fixture folder.
+func fixtureRoot(t *testing.T) string {
+	t.Helper()
+	return testutil.Fixtures(t, "vilt")
+}
+
 // fixtureCases lists every case folder under the ViLT fixtures.
 func fixtureCases(t *testing.T) []string {
 	t.Helper()
-	root := testutil.Fixtures(t, "vilt")
+	root := fixtureRoot(t)
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		t.Fatal(err)
@@ -287,6 +293,9 @@ func TestParityForward(t *testing.T) {
 				check(t, key, gatherTokens(floats(t, x), batch, d, ours), gatherTokens(floats(t, want[key]), batch, d, theirs), tolHidden)
 			}
 			tokens("embeddings", got[6])
+			if _, ok := want[fmt.Sprintf("hidden_states.%d", len(got)-6)]; ok {
+				t.Errorf("the fixture has more than %d hidden states", len(got)-6)
+			}
 			for i, h := range got[6:] {
 				tokens(fmt.Sprintf("hidden_states.%d", i), h)
 			}

@@ -126,7 +126,7 @@ func LoadWeights(store *model.Store, cfg *Config, ws map[string]*tensors.Tensor)
 			rep.Missing = append(rep.Missing, p.Key)
 			t = initTensor(p, cfg.InitializerRange, 0)
 		} else if t.DType() != dtypes.Float32 || !slices.Equal(t.Shape().Dimensions, p.Dims) {
-			return Report{}, fmt.Errorf("vilt: weight %q: expected float32 %v, found %s %v", p.Key, p.Dims, t.DType(), t.Shape().Dimensions)
+			return Report{}, fmt.Errorf("vilt: weight %q: expected float32 %v, found %s %v", p.Key, p.Dims, strings.ToLower(t.DType().String()), t.Shape().Dimensions)
 		} else if t, err = copyFloat32(t, p.Dims); err != nil {
 			return Report{}, fmt.Errorf("vilt: weight %q: %w", p.Key, err)
 		}

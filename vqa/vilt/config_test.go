@@ -1,0 +1,103 @@
+package vilt
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// TestConfigRoundTrip reads every fixture config.json (QA and MLM), writes
+// it back and checks the JSON is unchanged and re-reads identically.
+func TestConfigRoundTrip(t *testing.T) {
+	root := fixtureRoot(t)
+	paths, err := filepath.Glob(filepath.Join(root, "*", "config.json"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no config.json under %s (%v)", root, err)
+	}
+	for _, path := range paths {
+		t.Run(filepath.Base(filepath.Dir(path)), func(t *testing.T) {
+			c, err := ReadConfig(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ModelType != "vilt" || c.HiddenSize <= 0 {
+				t.Errorf("parsed %+v", c)
+			}
+			out := filepath.Join(t.TempDir(), "config.json")
+			if err := c.WriteFile(out); err != nil {
+				t.Fatal(err)
+			}
+			assertSameJSON(t, path, out)
+			c2, err := ReadConfig(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c, c2) {
+				t.Errorf("re-read config differs")
+			}
+		})
+	}
+}
+
+func TestConfigLabels(t *testing.T) {
+	c, err := ReadConfig(filepath.Join(fixtureRoot(t), "tiny48p16", "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NumLabels() != 10 || c.ID2Label[4] != "yes" || c.Label2ID["white"] != 9 {
+		t.Errorf("labels: %v / %v", c.ID2Label, c.Label2ID)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for name, js := range map[string]string{
+		"bad json":      `{"hidden_size": }`,
+		"bad label key": `{"id2label": {"x": "yes"}}`,
+		"label gap":     `{"id2label": {"0": "yes", "2": "no"}}`,
+		"heads":         `{"hidden_size": 10, "num_attention_heads": 3}`,
+		"activation":    `{"hidden_act": "relu"}`,
+		"patch":         `{"patch_size": 0}`,
+	} {
+		if _, err := ParseConfig([]byte(js)); err == nil {
+			t.Errorf("%s: no error for %s", name, js)
+		}
+	}
+}
+
+func TestPreset(t *testing.T) {
+	for _, name := range []string{"base", "tiny"} {
+		c, err := Preset(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	base, _ := Preset("base")
+	if base.HiddenSize != 768 || base.NumHiddenLayers != 12 || base.NumAttentionHeads != 12 || base.IntermediateSize != 3072 || base.PatchSize != 32 {
+		t.Errorf("base is not ViLT-B/32: %+v", base)
+	}
+	if _, err := Preset("huge"); err == nil {
+		t.Error("no error for an unknown preset")
+	}
+}
+
+// TestBucketSize checks buckets cover the size, are patch-aligned, waste
+// less than one step and stay few over the sizes ViltImageProcessor makes
+// at shortest_edge 384 (multiples of 32 from 384 to 608).
+func TestBucketSize(t *testing.T) {
+	buckets := map[[2]int]bool{}
+	for h := 384; h <= 608; h += 32 {
+		for w := 384; w <= 608; w += 32 {
+			bh, bw := BucketSize(h, w)
+			if bh < h || bw < w || bh-h >= bucketStep || bw-w >= bucketStep || bh%32 != 0 || bw%32 != 0 {
+				t.Errorf("BucketSize(%d, %d) = %d, %d", h, w, bh, bw)
+			}
+			buckets[[2]int{bh, bw}] = true
+		}
+	}
+	if len(buckets) > 9 {
+		t.Errorf("%d buckets for 384-shorter-edge images, want at most 9", len(buckets))
+	}
+}
