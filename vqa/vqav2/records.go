@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 )
 
 // AnswersPerQuestion is the number of human answers every annotation holds.
@@ -314,7 +315,7 @@ func scanArray(r io.Reader, name, key string, each func(dec *json.Decoder, path 
 		}
 		if k != key {
 			if err := skipValue(dec); err != nil {
-				return syntaxError(dec, name, k, err)
+				return syntaxError(dec, name, "top level key "+strconv.Quote(k), err)
 			}
 			continue
 		}
