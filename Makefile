@@ -34,3 +34,12 @@ bench:
 ## xla: explicitly download and install the PJRT plugins for this machine
 xla:
 	VQA_XLA_INSTALL=1 $(GO) run ./vqa/cmd/vqa backend
+
+## kernel: install Jupyter (Debian packages), GoNB and goimports (pinned in kernel/go.mod) and register the GoNB kernel
+KERNEL_APT := jupyter-nbconvert python3-nbconvert jupyter-client python3-ipykernel jupyter-notebook
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: kernel
+kernel:
+	@dpkg -s $(KERNEL_APT) >/dev/null 2>&1 || { $(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(KERNEL_APT); }
+	cd kernel && $(GO) vet . && $(GO) install tool && $(GO) run .

@@ -1,0 +1,60 @@
+// Package workbook holds the small helpers the notebooks use to show their
+// results as static outputs: images as PNG, plots as SVG, attention maps as
+// heat maps drawn over the image, and a progress line that updates in place.
+//
+// Everything shown stays in the saved notebook (no JavaScript, no CDN), so
+// the notebooks read the same on a code host as in Jupyter. Outside a GoNB
+// notebook (tests, commands) the Show functions do nothing; the functions
+// that build images and SVG text work anywhere.
+package workbook
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/png"
+
+	"github.com/janpfeifer/gonb/gonbui"
+	"github.com/janpfeifer/gonb/gonbui/protocol"
+)
+
+// ShowImage shows img in the notebook as a PNG.
+func ShowImage(img image.Image) error {
+	data, err := PNG(img)
+	if err != nil {
+		return err
+	}
+	gonbui.DisplayPng(data)
+	return nil
+}
+
+// PNG encodes img as PNG bytes.
+func PNG(img image.Image) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("encoding %v image as PNG: %w", img.Bounds(), err)
+	}
+	return buf.Bytes(), nil
+}
+
+// ShowSVG shows an SVG document in the notebook as an image/svg+xml output,
+// with alt as its plain-text alternative.
+func ShowSVG(svg, alt string) {
+	if !gonbui.IsNotebook {
+		return
+	}
+	gonbui.SendData(&protocol.DisplayData{Data: map[protocol.MIMEType]any{
+		protocol.MIMEImageSVG:  svg,
+		protocol.MIMETextPlain: alt,
+	}})
+}
+
+// ShowPlot draws p as SVG and shows it in the notebook.
+func ShowPlot(p Plot) error {
+	svg, err := p.SVG()
+	if err != nil {
+		return err
+	}
+	ShowSVG(svg, p.Title)
+	return nil
+}
