@@ -7,5 +7,5 @@ import "embed"
 
 // FS holds the embedded files, rooted at the data/ folder.
 //
-//go:embed vilt-b32-finetuned-vqa coco
+//go:embed vilt-b32-finetuned-vqa coco vqav2-mini
 var FS embed.FS

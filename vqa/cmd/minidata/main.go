@@ -1,0 +1,70 @@
+// Command minidata regenerates the embedded mini VQAv2 dataset
+// (data/vqav2-mini) byte for byte: `make data`, or
+//
+//	go run ./vqa/cmd/minidata -out data/vqav2-mini
+//
+// The output folder is replaced as a whole: the dataset is written to a
+// temporary folder beside it, which then takes its place.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/vilt-go/workbook/vqa/minidata"
+)
+
+func main() {
+	out := flag.String("out", "data/vqav2-mini", "output folder (replaced)")
+	flag.Parse()
+	if err := run(*out, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "minidata:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out string, w io.Writer) error {
+	start := time.Now()
+	parent := filepath.Dir(filepath.Clean(out))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, ".minidata-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	stats, err := minidata.Generate(tmp, minidata.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(out); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return err
+	}
+	var total int64
+	names := make([]string, 0, len(stats))
+	for name := range stats {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		st := stats[name]
+		total += st.Bytes
+		fmt.Fprintf(w, "%s: %d images, %d questions (yes/no %d, number %d, other %d), %.2f MB\n",
+			name, st.Images, st.Questions, st.AnswerTypes[minidata.YesNo], st.AnswerTypes[minidata.Number],
+			st.AnswerTypes[minidata.Other], float64(st.Bytes)/1e6)
+	}
+	fmt.Fprintf(w, "wrote %s: %.2f MB in %s\n", out, float64(total)/1e6, time.Since(start).Round(time.Millisecond))
+	return nil
+}
