@@ -1,0 +1,338 @@
+package dataset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"iter"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/train"
+
+	"github.com/vilt-go/workbook/vqa/processor"
+	"github.com/vilt-go/workbook/vqa/vilt"
+)
+
+// LoaderOptions configures a [Loader].
+type LoaderOptions struct {
+	// BatchSize is the number of examples per batch (the walk-through uses 4).
+	BatchSize int
+	// Shuffle reorders the examples each epoch, from Seed and the epoch
+	// number, so an epoch's order can be reproduced (and resumed).
+	Shuffle bool
+	Seed    uint64
+	// DropLast leaves out the last batch of an epoch when it is short.
+	DropLast bool
+	// Workers is the number of batches decoded in parallel (default: the
+	// number of CPUs).
+	Workers int
+	// Prefetch is how many batches may be ready ahead of the consumer
+	// (default 2).
+	Prefetch int
+	// Bucket groups examples whose images fall in the same size bucket
+	// (vilt.BucketSize of the processed size) and pads every batch to its
+	// bucket, so that only a few graph shapes are ever compiled.
+	Bucket bool
+	// SkipBroken leaves out (and counts in [Loader.Skipped]) examples whose
+	// image cannot be decoded, instead of failing.
+	SkipBroken bool
+}
+
+// Loader batches a [Dataset]. It implements GoMLX's train.Dataset: each
+// call to Iter yields the next epoch. It is safe for concurrent use.
+type Loader struct {
+	ds  *Dataset
+	opt LoaderOptions
+
+	sizesOnce sync.Once
+	buckets   []int // bucket key of each record (with Bucket)
+	sizesErr  error
+
+	mu        sync.Mutex
+	nextEpoch int
+
+	skipped atomic.Int64
+}
+
+// NewLoader returns a loader over ds.
+func NewLoader(ds *Dataset, o LoaderOptions) (*Loader, error) {
+	if o.BatchSize <= 0 {
+		return nil, fmt.Errorf("dataset: batch size %d: want > 0", o.BatchSize)
+	}
+	if ds.Len() == 0 {
+		return nil, errors.New("dataset: no examples to load")
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	if o.Prefetch <= 0 {
+		o.Prefetch = 2
+	}
+	return &Loader{ds: ds, opt: o}, nil
+}
+
+// Dataset returns the dataset being batched.
+func (l *Loader) Dataset() *Dataset { return l.ds }
+
+// Skipped returns how many examples were left out as broken so far.
+func (l *Loader) Skipped() int { return int(l.skipped.Load()) }
+
+// Name implements train.Dataset.
+func (l *Loader) Name() string { return "vqav2" }
+
+// Batch is one collated batch with its targets.
+type Batch struct {
+	*processor.Batch
+	// Targets is float32 [Size, NumLabels], row-major.
+	Targets []float32
+	// Indices are the dataset positions of the batch's examples.
+	Indices []int
+}
+
+// Order returns the batches of an epoch as lists of record indices:
+// shuffled from (Seed, epoch) if asked, grouped by image-size bucket if
+// asked, the last short batch dropped if asked.
+func (l *Loader) Order(epoch int) ([][]int, error) {
+	idx := make([]int, l.ds.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	if l.opt.Shuffle {
+		r := rand.New(rand.NewPCG(l.opt.Seed, uint64(epoch)))
+		r.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+	}
+	bs := l.opt.BatchSize
+	var batches [][]int
+	if !l.opt.Bucket {
+		for start := 0; start < len(idx); start += bs {
+			batches = append(batches, idx[start:min(start+bs, len(idx))])
+		}
+	} else {
+		buckets, err := l.bucketKeys()
+		if err != nil {
+			return nil, err
+		}
+		pending := map[int][]int{}
+		var keys []int // in order of first appearance, for a deterministic tail
+		for _, i := range idx {
+			k := buckets[i]
+			if _, seen := pending[k]; !seen {
+				keys = append(keys, k)
+			}
+			pending[k] = append(pending[k], i)
+			if len(pending[k]) == bs {
+				batches = append(batches, pending[k])
+				pending[k] = []int{}
+			}
+		}
+		for _, k := range keys {
+			if len(pending[k]) > 0 {
+				batches = append(batches, pending[k])
+			}
+		}
+	}
+	if l.opt.DropLast {
+		batches = slices.DeleteFunc(batches, func(b []int) bool { return len(b) < bs })
+	}
+	return batches, nil
+}
+
+// bucketKeys reads every image's header once and returns each record's
+// size bucket as a single int key.
+func (l *Loader) bucketKeys() ([]int, error) {
+	l.sizesOnce.Do(func() {
+		cfg := l.ds.proc.ImageConfig()
+		l.buckets = make([]int, l.ds.Len())
+		for i, r := range l.ds.Records {
+			h, w, err := imageSize(r.ImagePath)
+			if err == nil {
+				h, w, err = cfg.TargetSize(h, w)
+			}
+			if err != nil {
+				if l.opt.SkipBroken {
+					l.buckets[i] = -1 // broken images share a bucket; they are skipped when decoded
+					continue
+				}
+				l.sizesErr = fmt.Errorf("dataset: question %d: %w", r.QuestionID, err)
+				return
+			}
+			bh, bw := vilt.BucketSize(h, w)
+			l.buckets[i] = bh<<20 | bw
+		}
+	})
+	return l.buckets, l.sizesErr
+}
+
+// imageSize reads the height and width from an image file's header.
+func imageSize(path string) (h, w int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	c, _, err := image.DecodeConfig(f)
+	if err != nil {
+		return 0, 0, fmt.Errorf("image %s: reading the header: %w", path, err)
+	}
+	return c.Height, c.Width, nil
+}
+
+// Epoch yields the batches of epoch, starting at batch number from (to
+// resume an interrupted epoch), decoding up to Workers batches in parallel
+// and up to Prefetch ahead. Stopping the iteration early, or cancelling
+// ctx, stops the workers before Epoch returns.
+func (l *Loader) Epoch(ctx context.Context, epoch, from int) iter.Seq2[*Batch, error] {
+	return func(yield func(*Batch, error) bool) {
+		order, err := l.Order(epoch)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		if from > 0 {
+			order = order[min(from, len(order)):]
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer cancel()
+
+		type result struct {
+			b   *Batch
+			err error
+		}
+		jobs := make(chan func(), l.opt.Workers)
+		queue := make(chan chan result, l.opt.Prefetch)
+		for range l.opt.Workers {
+			wg.Go(func() {
+				for job := range jobs {
+					job()
+				}
+			})
+		}
+		wg.Go(func() {
+			defer close(queue)
+			defer close(jobs)
+			for _, idx := range order {
+				out := make(chan result, 1)
+				select {
+				case queue <- out:
+				case <-ctx.Done():
+					return
+				}
+				select {
+				case jobs <- func() { b, err := l.build(idx); out <- result{b, err} }:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+		for out := range queue {
+			var r result
+			select {
+			case r = <-out:
+			case <-ctx.Done():
+				yield(nil, ctx.Err())
+				return
+			}
+			if r.b == nil && r.err == nil {
+				continue // every example of the batch was broken and skipped
+			}
+			if !yield(r.b, r.err) || r.err != nil {
+				return
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+// build encodes and collates the examples idx.
+func (l *Loader) build(idx []int) (*Batch, error) {
+	encs := make([]processor.Encoding, 0, len(idx))
+	n := l.ds.NumLabels()
+	b := &Batch{Targets: make([]float32, 0, len(idx)*n), Indices: make([]int, 0, len(idx))}
+	for _, i := range idx {
+		ex, err := l.ds.Example(i)
+		if err != nil {
+			if l.opt.SkipBroken {
+				l.skipped.Add(1)
+				continue
+			}
+			return nil, err
+		}
+		encs = append(encs, ex.Encoding)
+		b.Targets = append(b.Targets, ex.Target...)
+		b.Indices = append(b.Indices, i)
+	}
+	if len(encs) == 0 {
+		return nil, nil
+	}
+	var err error
+	if l.opt.Bucket {
+		h, w := 0, 0
+		for _, e := range encs {
+			h, w = max(h, e.Height), max(w, e.Width)
+		}
+		h, w = vilt.BucketSize(h, w)
+		b.Batch, err = processor.CollateTo(encs, h, w)
+	} else {
+		b.Batch, err = processor.Collate(encs)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dataset: %w", err)
+	}
+	return b, nil
+}
+
+// NumBatches returns the number of batches in an epoch (before skipping
+// broken examples).
+func (l *Loader) NumBatches() (int, error) {
+	o, err := l.Order(0)
+	return len(o), err
+}
+
+// Iter implements train.Dataset: it yields the next epoch's batches as
+// tensors (see [Batch.Tensors]).
+func (l *Loader) Iter() iter.Seq2[train.Batch, error] {
+	l.mu.Lock()
+	epoch := l.nextEpoch
+	l.nextEpoch++
+	l.mu.Unlock()
+	return func(yield func(train.Batch, error) bool) {
+		for b, err := range l.Epoch(context.Background(), epoch, 0) {
+			if err != nil {
+				yield(train.Batch{}, err)
+				return
+			}
+			in, labels := b.Tensors()
+			if !yield(train.Batch{Inputs: in, Labels: labels}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Tensors returns the model inputs (input_ids, attention_mask,
+// token_type_ids: int32 [B, L]; pixel_values: float32 [B, 3, H, W];
+// pixel_mask: int32 [B, H, W]) and the labels (targets: float32 [B,
+// NumLabels]) as tensors.
+func (b *Batch) Tensors() (inputs, labels []*tensors.Tensor) {
+	n, l, h, w := b.Size, b.SeqLen, b.Height, b.Width
+	inputs = []*tensors.Tensor{
+		tensors.FromFlatDataAndDimensions(b.InputIDs, n, l),
+		tensors.FromFlatDataAndDimensions(b.AttentionMask, n, l),
+		tensors.FromFlatDataAndDimensions(b.TokenTypeIDs, n, l),
+		tensors.FromFlatDataAndDimensions(b.PixelValues, n, 3, h, w),
+		tensors.FromFlatDataAndDimensions(b.PixelMask, n, h, w),
+	}
+	labels = []*tensors.Tensor{tensors.FromFlatDataAndDimensions(b.Targets, n, len(b.Targets)/n)}
+	return inputs, labels
+}
