@@ -6,6 +6,7 @@ package vqaeval
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,6 +86,16 @@ type Summary struct {
 	PerQuestion map[int64]float64
 	// N is the number of questions scored.
 	N int
+}
+
+// String formats the overall and per answer type accuracies on one line,
+// e.g. "overall 62.50 (8 questions); number 60.00, other 63.33, yes/no 63.33".
+func (s Summary) String() string {
+	types := make([]string, 0, len(s.PerAnswerType))
+	for _, t := range slices.Sorted(maps.Keys(s.PerAnswerType)) {
+		types = append(types, fmt.Sprintf("%s %.2f", t, s.PerAnswerType[t]))
+	}
+	return fmt.Sprintf("overall %.2f (%d questions); %s", s.Overall, s.N, strings.Join(types, ", "))
 }
 
 // Evaluate scores the predicted answers preds (question id -> answer)

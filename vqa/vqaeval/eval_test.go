@@ -238,6 +238,9 @@ func TestEvaluateOfficial(t *testing.T) {
 			}
 		}
 	}
+	if got, want := s.String(), "overall 62.50 (8 questions); number 60.00, other 63.33, yes/no 63.33"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
 	compare("PerAnswerType", s.PerAnswerType, want.PerAnswerType)
 	compare("PerQuestionType", s.PerQuestionType, want.PerQuestionType)
 	perQ := make(map[string]float64)
