@@ -138,7 +138,7 @@ func (t *Tokenizer) Encode(text string) (enc Encoding, err error) {
 			err = fmt.Errorf("tokenizer: encoding %q: %v", text, r)
 		}
 	}()
-	e, err := t.tk.EncodeSingle(text, true)
+	e, err := t.tk.EncodeSingle(validUTF8(text), true)
 	if err != nil {
 		return Encoding{}, fmt.Errorf("tokenizer: encoding %q: %w", text, err)
 	}
@@ -155,6 +155,10 @@ func (t *Tokenizer) Encode(text string) (enc Encoding, err error) {
 	return enc, nil
 }
 
+// validUTF8 replaces invalid UTF-8 by U+FFFD, which the normaliser then
+// drops like HF's _clean_text (sugarme's span bookkeeping assumes valid UTF-8).
+func validUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
 // Tokenize returns the word pieces of text, without special tokens,
 // padding or truncation (HF's tokenizer.tokenize).
 func (t *Tokenizer) Tokenize(text string) (pieces []string, err error) {
@@ -163,7 +167,7 @@ func (t *Tokenizer) Tokenize(text string) (pieces []string, err error) {
 			err = fmt.Errorf("tokenizer: tokenizing %q: %v", text, r)
 		}
 	}()
-	e, err := t.words.EncodeSingle(text, false)
+	e, err := t.words.EncodeSingle(validUTF8(text), false)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: tokenizing %q: %w", text, err)
 	}
