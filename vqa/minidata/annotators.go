@@ -103,7 +103,10 @@ func confidence(correct bool, r *rand.Rand) string {
 // answer. The true answer is always strictly the most common one (drawn
 // again otherwise), so it is the multiple_choice_answer.
 func annotate(q qa, s *Scene, r *rand.Rand) ([]humanAnswer, error) {
-	errRate := 0.03 + float64(r.Float64()*0.3)
+	// Most questions are easy, a few are hard: the error rate is 2% to 60%,
+	// skewed towards the low end.
+	u := r.Float64()
+	errRate := 0.02 + float64(0.58*float64(float64(u*u)*u))
 	if q.kind == kindCount {
 		errRate += 0.05
 	}

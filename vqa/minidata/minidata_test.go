@@ -17,6 +17,8 @@ import (
 
 	"github.com/vilt-go/workbook/vqa/internal/testutil"
 	"github.com/vilt-go/workbook/vqa/minidata"
+	"github.com/vilt-go/workbook/vqa/vqaeval"
+	"github.com/vilt-go/workbook/vqa/vqav2"
 )
 
 // committed returns the folder of the shipped dataset.
@@ -450,5 +452,59 @@ func TestQuestionTypes(t *testing.T) {
 				t.Errorf("%s question %d %q: question_type %q, want %q", split, a.QuestionID, text[a.QuestionID], a.QuestionType, want)
 			}
 		}
+	}
+}
+
+// TestReadableByVQAv2 reads the committed dataset with the workbook's
+// VQAv2 data layer: every question joins its annotation, the image folder
+// holds exactly the questions' images, and predicting the multiple-choice
+// answer scores high on the official VQA accuracy (the simulated
+// annotators disagree, but not too much).
+func TestReadableByVQAv2(t *testing.T) {
+	root := committed(t)
+	for _, split := range []string{minidata.Train, minidata.Val} {
+		t.Run(split, func(t *testing.T) {
+			qs, err := vqav2.ReadQuestions(vqav2.QuestionsPath(root, split))
+			if err != nil {
+				t.Fatal(err)
+			}
+			anns, err := vqav2.ReadAnnotations(vqav2.AnnotationsPath(root, split))
+			if err != nil {
+				t.Fatal(err)
+			}
+			examples, rep, err := vqav2.Join(qs, anns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(examples) != len(qs) || len(rep.QuestionsWithoutAnnotation)+len(rep.AnnotationsWithoutQuestion) > 0 {
+				t.Errorf("joined %d of %d questions; report %+v", len(examples), len(qs), rep)
+			}
+			idToFile, _, err := vqav2.ScanImages(vqav2.ImageDir(root, split))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make(map[int64]bool)
+			for _, q := range qs {
+				want[q.ImageID] = true
+				if got := filepath.Base(idToFile[q.ImageID]); got != vqav2.FileName(split, q.ImageID) {
+					t.Errorf("question %d: image file %q, want %q", q.QuestionID, got, vqav2.FileName(split, q.ImageID))
+				}
+			}
+			if len(idToFile) != len(want) {
+				t.Errorf("%d pictures for %d images", len(idToFile), len(want))
+			}
+			preds := make(map[int64]string, len(anns))
+			for _, a := range anns {
+				preds[a.QuestionID] = a.MultipleChoiceAnswer
+			}
+			sum, err := vqaeval.Evaluate(anns, preds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("VQA accuracy of the multiple-choice answers: %.2f overall, %v", sum.Overall, sum.PerAnswerType)
+			if sum.Overall < 90 {
+				t.Errorf("multiple-choice answers score %.2f%% on VQA accuracy: want >= 90%%", sum.Overall)
+			}
+		})
 	}
 }
