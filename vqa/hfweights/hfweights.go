@@ -17,6 +17,10 @@ import (
 	"github.com/vilt-go/workbook/vqa/hfweights/torchbin"
 )
 
+// legacyTorchMagic starts pre-1.6 torch.save files: PROTO 2, then the pickled
+// magic number 0x1950a86a20f9469cfc6c as a LONG1.
+var legacyTorchMagic = []byte("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19")
+
 // Read loads every tensor of a weights file, choosing the format by content:
 // a ZIP archive is a PyTorch checkpoint, anything else must be safetensors.
 func Read(path string) (ts map[string]*tensors.Tensor, err error) {
@@ -34,12 +38,15 @@ func Read(path string) (ts map[string]*tensors.Tensor, err error) {
 	if err != nil {
 		return nil, err
 	}
-	magic := make([]byte, 4)
-	if _, err := io.ReadFull(f, magic); err != nil && err != io.ErrUnexpectedEOF {
+	magic := make([]byte, len(legacyTorchMagic))
+	if _, err := io.ReadFull(f, magic); err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	if bytes.Equal(magic, []byte("PK\x03\x04")) {
+	switch {
+	case bytes.HasPrefix(magic, []byte("PK\x03\x04")):
 		return torchbin.Read(path)
+	case bytes.Equal(magic, legacyTorchMagic):
+		return nil, fmt.Errorf("reading %s: legacy (pre-1.6, non-ZIP) PyTorch checkpoint; re-save it with a recent torch.save or convert it to safetensors", path)
 	}
 	ts, _, err = ReadSafetensors(f, info.Size())
 	if err != nil {

@@ -125,3 +125,25 @@ func TestReadDir(t *testing.T) {
 		t.Errorf("empty folder: error %v, want one naming %s", err, SafetensorsFile)
 	}
 }
+
+func TestReadFormats(t *testing.T) {
+	dir := t.TempDir()
+	legacy := filepath.Join(dir, "legacy.bin")
+	os.WriteFile(legacy, append(append([]byte{}, legacyTorchMagic...), '.'), 0o644)
+	if _, err := Read(legacy); err == nil || !strings.Contains(err.Error(), "legacy") {
+		t.Errorf("legacy checkpoint: error %v", err)
+	}
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, nil, 0o644)
+	if _, err := Read(empty); err == nil || !strings.Contains(err.Error(), empty) {
+		t.Errorf("empty file: error %v, want one naming the file", err)
+	}
+	brokenZip := filepath.Join(dir, "broken.bin")
+	os.WriteFile(brokenZip, []byte("PK\x03\x04garbage"), 0o644)
+	if _, err := Read(brokenZip); err == nil || !strings.Contains(err.Error(), brokenZip) {
+		t.Errorf("broken zip: error %v, want one naming the file", err)
+	}
+	if _, err := Read(filepath.Join(dir, "missing")); err == nil {
+		t.Error("missing file read")
+	}
+}

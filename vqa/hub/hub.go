@@ -119,9 +119,16 @@ func download(cache, repoDir, id, revision string, files []string) (string, erro
 	}
 	repo := gohub.New(id).WithEndpoint(endpoint).WithCacheDir(cache).WithRevision(escRev).WithAuth(token).WithProgressBar(false)
 	repo.Verbosity = 0
-	paths, err := repo.DownloadFiles(files...)
-	if err != nil {
-		return "", fmt.Errorf("downloading %s@%s from %s into %s: %w", id, revision, endpoint, cache, err)
+	// One file per call: go-huggingface v0.4.0 updates its download counters
+	// from concurrent goroutines without a lock (a data race) when one call
+	// fetches several files.
+	paths := make([]string, len(files))
+	for i, f := range files {
+		p, err := repo.DownloadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("downloading %s from %s@%s (%s) into %s: %w", f, id, revision, endpoint, cache, err)
+		}
+		paths[i] = p
 	}
 	info := repo.Info()
 	if info == nil || !commitPattern.MatchString(info.CommitHash) {

@@ -276,7 +276,7 @@ func FuzzUnpickle(f *testing.F) {
 			return
 		}
 		load := func(key string, n int64) ([]byte, error) {
-			if n > 1<<20 {
+			if n > 1<<16 {
 				return nil, os.ErrInvalid
 			}
 			return make([]byte, n), nil
