@@ -1,0 +1,242 @@
+// Package notebooks_test executes the workbook's GoNB notebooks headless and
+// checks their key outputs. The notebooks themselves are the .ipynb files of
+// this folder.
+//
+// TestNotebooks runs only when $VQA_NOTEBOOKS asks for it, since it needs
+// Jupyter and the GoNB kernel (`make kernel`):
+//
+//   - VQA_NOTEBOOKS=1 (`make notebooks`, part of `make test`): each notebook
+//     is executed into a scratch folder; the committed files are not touched.
+//   - VQA_NOTEBOOKS=inplace (`make tutorial`): each notebook is executed in
+//     place, so its saved outputs are refreshed.
+//
+// $VQA_QUICK=1 (set by `make notebooks`) shortens the training loops; every
+// cell still runs.
+package notebooks_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cellTimeout is the longest a single cell may run, in seconds.
+const cellTimeout = 1800
+
+// expectation lists what an executed notebook must show.
+type expectation struct {
+	// outputs must each match some text output of the notebook.
+	outputs []string
+	// images is the least number of image outputs (PNG or SVG).
+	images int
+}
+
+// expected holds the key outputs of every notebook. The values come from
+// the walk-through and the VQAv2 and ViLT facts (shared/docs), never from
+// running the notebooks.
+var expected = map[string]expectation{
+	"01_vqav2_files.ipynb": {outputs: []string{
+		`Number of questions: [1-9]\d*`,
+		`COCO_val2014_000000262148\.jpg -> image id 262148 -> COCO_val2014_000000262148\.jpg`,
+		`COCO_val2014_000000501080\.jpg -> image id 501080 `,
+		`cat\.jpg -> .*12 digits`,
+		`Number of images: [1-9]\d*`,
+	}, images: 1},
+	"02_labels_and_scores.ipynb": {outputs: []string{
+		`Number of annotations: [1-9]\d*`,
+		`answer 10: `,
+		`Number of labels: 3129`,
+		`id2label\[3\] = "yes"`,
+		`id2label\[17\] = "2"`,
+		`\n\s+1\s+0\.333\s+0\.3\n`,
+		`\n\s+3\s+1\.000\s+0\.9\n`,
+	}},
+}
+
+type notebook struct {
+	Metadata struct {
+		Kernelspec struct {
+			Name string `json:"name"`
+		} `json:"kernelspec"`
+	} `json:"metadata"`
+	Cells []struct {
+		CellType       string `json:"cell_type"`
+		Source         lines  `json:"source"`
+		ExecutionCount *int   `json:"execution_count"`
+		Outputs        []struct {
+			OutputType string           `json:"output_type"`
+			Name       string           `json:"name"`
+			Text       lines            `json:"text"`
+			Data       map[string]lines `json:"data"`
+			Ename      string           `json:"ename"`
+			Evalue     string           `json:"evalue"`
+		} `json:"outputs"`
+	} `json:"cells"`
+}
+
+// lines is a notebook multi-line string: one string or a list of lines.
+type lines string
+
+func (l *lines) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err == nil {
+		*l = lines(s)
+		return nil
+	}
+	var parts []string
+	if err := json.Unmarshal(data, &parts); err != nil {
+		return fmt.Errorf("want a string or a list of strings: %w", err)
+	}
+	*l = lines(strings.Join(parts, ""))
+	return nil
+}
+
+func readNotebook(t *testing.T, path string) notebook {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nb notebook
+	if err := json.Unmarshal(data, &nb); err != nil {
+		t.Fatalf("%s: not a notebook: %v", path, err)
+	}
+	return nb
+}
+
+func notebookNames(t *testing.T) []string {
+	t.Helper()
+	names, err := filepath.Glob("*.ipynb")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no notebooks found in this folder (%v)", err)
+	}
+	return names
+}
+
+// TestSaved checks the committed notebooks: the GoNB kernel, the setup cell
+// first, every code cell executed (saved with its outputs) and no error
+// output; and that every notebook has its key outputs listed in expected.
+func TestSaved(t *testing.T) {
+	setup := regexp.MustCompile(`^!\*go mod edit -require=github\.com/vilt-go/workbook@v0\.0\.0 -replace=github\.com/vilt-go/workbook=\$\(cd "\$GONB_DIR/\.\." && pwd\)$`)
+	for _, name := range notebookNames(t) {
+		t.Run(strings.TrimSuffix(name, ".ipynb"), func(t *testing.T) {
+			if _, ok := expected[name]; !ok {
+				t.Errorf("no key outputs listed for %s in expected", name)
+			}
+			nb := readNotebook(t, name)
+			if k := nb.Metadata.Kernelspec.Name; k != "gonb" {
+				t.Errorf("kernel %q, want gonb", k)
+			}
+			first := true
+			for i, c := range nb.Cells {
+				if c.CellType != "code" {
+					continue
+				}
+				if first && !setup.MatchString(string(c.Source)) {
+					t.Errorf("first code cell %q is not the setup line", c.Source)
+				}
+				first = false
+				if c.ExecutionCount == nil {
+					t.Errorf("cell %d was saved without running it (run `make tutorial`)", i)
+				}
+				for _, o := range c.Outputs {
+					if o.OutputType == "error" {
+						t.Errorf("cell %d saved with an error: %s: %s", i, o.Ename, o.Evalue)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestNotebooks executes every notebook with Jupyter and the GoNB kernel
+// and checks its key outputs.
+func TestNotebooks(t *testing.T) {
+	mode := os.Getenv("VQA_NOTEBOOKS")
+	if mode != "1" && mode != "inplace" {
+		t.Skip("set VQA_NOTEBOOKS=1 (make notebooks) to execute the notebooks; it needs Jupyter and the GoNB kernel (make kernel)")
+	}
+	outDir := t.TempDir()
+	for _, name := range notebookNames(t) {
+		t.Run(strings.TrimSuffix(name, ".ipynb"), func(t *testing.T) {
+			want, ok := expected[name]
+			if !ok {
+				t.Fatalf("no key outputs listed for %s in expected", name)
+			}
+			args := []string{"nbconvert", "--to", "notebook", "--execute",
+				fmt.Sprintf("--ExecutePreprocessor.timeout=%d", cellTimeout),
+				"--ExecutePreprocessor.kernel_name=gonb"}
+			executed := filepath.Join(outDir, name)
+			if mode == "inplace" {
+				args, executed = append(args, "--inplace"), name
+			} else {
+				args = append(args, "--output-dir", outDir)
+			}
+			cmd := exec.Command("jupyter", append(args, name)...)
+			var log bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &log, &log
+			start := time.Now()
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("jupyter nbconvert --execute %s: %v\n%s", name, err, tail(log.String(), 6000))
+			}
+			t.Logf("%s executed in %.0f s", name, time.Since(start).Seconds())
+			checkOutputs(t, readNotebook(t, executed), want)
+		})
+	}
+}
+
+// checkOutputs checks that nb ran every code cell without error and shows
+// the expected outputs.
+func checkOutputs(t *testing.T, nb notebook, want expectation) {
+	t.Helper()
+	var text strings.Builder
+	images := 0
+	for i, c := range nb.Cells {
+		if c.CellType != "code" {
+			continue
+		}
+		if c.ExecutionCount == nil {
+			t.Errorf("cell %d did not run", i)
+		}
+		for _, o := range c.Outputs {
+			switch o.OutputType {
+			case "error":
+				t.Errorf("cell %d: %s: %s", i, o.Ename, o.Evalue)
+			case "stream":
+				text.WriteString(string(o.Text))
+			case "display_data", "execute_result":
+				text.WriteString(string(o.Data["text/plain"]))
+				text.WriteString(string(o.Data["text/html"]))
+				if _, ok := o.Data["image/png"]; ok {
+					images++
+				} else if _, ok := o.Data["image/svg+xml"]; ok {
+					images++
+				}
+			}
+		}
+	}
+	out := text.String()
+	for _, re := range want.outputs {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("no output matches %q; outputs:\n%s", re, tail(out, 4000))
+		}
+	}
+	if images < want.images {
+		t.Errorf("%d image outputs, want at least %d", images, want.images)
+	}
+}
+
+// tail returns the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
