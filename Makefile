@@ -8,8 +8,8 @@ PYTHON ?= /usr/bin/python3
 
 .PHONY: test vet unit race data bench fuzz xla
 
-## test: vet, all tests (race detector on the concurrent packages)
-test: vet unit race
+## test: vet, all tests (race detector on the concurrent packages), every notebook executed
+test: vet unit race notebooks
 
 vet:
 	@test -z "$$(gofmt -l vqa data)" || { echo "gofmt needed:"; gofmt -l vqa data; exit 1; }
@@ -43,6 +43,32 @@ kernel:
 	@dpkg -s $(KERNEL_APT) >/dev/null 2>&1 || { $(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(KERNEL_APT); }
 	cd kernel && $(GO) vet . && $(GO) install tool && $(GO) run .
+
+## bench-vilt: ViLT-B/32 forward/training-step benchmarks, Go vs the PyTorch script, and the Go/PyTorch ratios
+VILT_TORCH_BENCH_DIR ?= ../shared/bench
+VILT_BENCH_OUT ?= $(or $(TMPDIR),/tmp)/vilt-bench
+VILT_BENCH_TIME ?= 5x
+VILT_TORCH_RUNS ?= 5
+# CPU fp32 peak in GFLOP/s for the "% of peak" column (0: skip). Here: 2 cores, AVX2 + 2 FMA units, 2.6 GHz.
+VILT_PEAK_GFLOPS ?= 166
+# Prints each side's peak resident memory (GNU time).
+VILT_TIME ?= /usr/bin/time -f 'peak RSS %M KiB: %C'
+.PHONY: bench-vilt
+bench-vilt:
+	@mkdir -p $(VILT_BENCH_OUT)
+	$(GO) test -c -o $(VILT_BENCH_OUT)/vilt.test ./vqa/vilt/
+	cd vqa/vilt && $(VILT_TIME) $(VILT_BENCH_OUT)/vilt.test -test.run '^$$' -test.bench 'ViLTB32' -test.benchtime=$(VILT_BENCH_TIME) -test.benchmem -test.timeout 60m | tee $(VILT_BENCH_OUT)/go.txt
+	$(VILT_TIME) $(PYTHON) $(VILT_TORCH_BENCH_DIR)/torch_vilt_bench.py --runs $(VILT_TORCH_RUNS) | tee $(VILT_BENCH_OUT)/torch.jsonl
+	$(GO) run ./vqa/vilt/internal/benchratio -go $(VILT_BENCH_OUT)/go.txt -torch $(VILT_BENCH_OUT)/torch.jsonl -peak $(VILT_PEAK_GFLOPS)
+
+## notebooks: execute every notebook headless in a scratch folder (quick training) and check key outputs
+.PHONY: notebooks tutorial
+notebooks: kernel
+	VQA_NOTEBOOKS=1 VQA_QUICK=1 $(GO) test -count=1 -v -timeout 60m -run 'TestSaved|TestNotebooks' ./notebooks/
+
+## tutorial: set up the kernel and run the whole workbook in place on the embedded data (outputs saved in the notebooks)
+tutorial: kernel
+	VQA_NOTEBOOKS=inplace $(GO) test -count=1 -v -timeout 120m -run 'TestNotebooks' ./notebooks/
 
 ## fuzz-weights: fuzz the safetensors reader, the restricted unpickler and the torch ZIP reader (FUZZTIME each)
 FUZZTIME ?= 60s
