@@ -96,12 +96,13 @@ func param(g *Graph, scope *model.Scope, name string, dims ...int) *Node {
 	return variable(scope, name, dims...).NodeValue(g)
 }
 
-// linear is torch.nn.Linear: x @ weight^T + bias with weight [out, in].
-func linear(scope *model.Scope, x *Node, in, out int) *Node {
+// linear is torch.nn.Linear, x @ weight^T + bias with weight [out, in],
+// optionally followed by an activation (fused by backends that can).
+func linear(scope *model.Scope, x *Node, in, out int, act ...activation.Type) *Node {
 	g := x.Graph()
 	w := param(g, scope, "weight", out, in)
 	b := param(g, scope, "bias", out)
-	return nn.Dense(x, w, b, compute.DenseLayoutOutputsInput)
+	return nn.Dense(x, w, b, compute.DenseLayoutOutputsInput, act...)
 }
 
 // layerNorm normalises the last axis with the scope's weight and bias.
@@ -251,15 +252,17 @@ func encoderLayer(scope *model.Scope, cfg *Config, x, addMask *Node, wantProbs b
 	ctx, probs := selfAttention(attnScope.In("attention"), cfg, h, addMask, wantProbs)
 	x = Add(linear(attnScope.In("output").In("dense"), ctx, cfg.HiddenSize, cfg.HiddenSize), x)
 	h = layerNorm(scope.In("layernorm_after"), x, cfg.LayerNormEps)
-	h = activation.Gelu(linear(scope.In("intermediate").In("dense"), h, cfg.HiddenSize, cfg.IntermediateSize))
+	h = linear(scope.In("intermediate").In("dense"), h, cfg.HiddenSize, cfg.IntermediateSize, activation.TypeGelu)
 	x = Add(linear(scope.In("output").In("dense"), h, cfg.IntermediateSize, cfg.HiddenSize), x)
 	return x, probs
 }
 
 // selfAttention is ViltSelfAttention with the query/key/value projections
 // fused into one matmul (their HF-named weights are concatenated in the
-// graph) and a head-major [B, heads, T, headDim] layout. It returns the
-// context [B, T, D] and, if wantProbs, the probabilities [B, heads, T, T].
+// graph, the 1/sqrt(headDim) score scale folded into the query part: exact
+// when headDim is a power of 4, like ViLT-B's 64) and a head-major
+// [B, heads, T, headDim] layout. It returns the context [B, T, D] and, if
+// wantProbs, the probabilities [B, heads, T, T].
 func selfAttention(scope *model.Scope, cfg *Config, x, addMask *Node, wantProbs bool) (*Node, *Node) {
 	g := x.Graph()
 	d, heads, hd := cfg.HiddenSize, cfg.NumAttentionHeads, cfg.HeadDim()
@@ -270,20 +273,39 @@ func selfAttention(scope *model.Scope, cfg *Config, x, addMask *Node, wantProbs 
 		ws = append(ws, param(g, s, "weight", d, d))
 		bs = append(bs, param(g, s, "bias", d))
 	}
+	scale := 1 / math.Sqrt(float64(hd))
+	ws[0], bs[0] = MulScalar(ws[0], scale), MulScalar(bs[0], scale)
 	qkv := nn.Dense(x, Concatenate(ws, 0), Concatenate(bs, 0), compute.DenseLayoutOutputsInput) // [B, T, 3D]
-	qkv = TransposeAllAxes(Reshape(qkv, b, t, 3, heads, hd), 2, 0, 3, 1, 4)                     // [3, B, H, T, hd]
+	qkv = TransposeAllAxes(Reshape(qkv, b, t, 3, heads, hd), 2, 0, 3, 1, 4)                   // [3, B, H, T, hd]
 	q := Reshape(Slice(qkv, AxisElem(0)), b, heads, t, hd)
 	k := Reshape(Slice(qkv, AxisElem(1)), b, heads, t, hd)
 	v := Reshape(Slice(qkv, AxisElem(2)), b, heads, t, hd)
 	scores := DotGeneral(q, []int{3}, []int{0, 1}, k, []int{3}, []int{0, 1}) // [B, H, T, T]
-	scores = Add(DivScalar(scores, math.Sqrt(float64(hd))), addMask)
-	probs := Softmax(scores, -1)
+	probs := softmax(scope, Add(scores, addMask))
 	ctx := DotGeneral(probs, []int{3}, []int{0, 1}, v, []int{2}, []int{0, 1}) // [B, H, T, hd]
 	ctx = Reshape(TransposeAllAxes(ctx, 0, 2, 1, 3), b, t, d)
 	if !wantProbs {
 		probs = nil
 	}
 	return ctx, probs
+}
+
+// softmax is Softmax over the last axis. When the store is training the
+// graph, its gradient is computed from the output, p*(v - sum(v*p)),
+// instead of differentiating the decomposed exp/sum/div graph (which makes
+// the Go backend recompute every exponential, serially, next to its fused
+// softmax).
+func softmax(scope *model.Scope, x *Node) *Node {
+	p := Softmax(x, -1)
+	if !scope.IsTraining(x.Graph()) {
+		return p
+	}
+	p = StopGradient(p)
+	withGrad := IdentityWithCustomGradient(x, func(_, v *Node) *Node {
+		return Mul(p, Sub(v, ReduceAndKeep(Mul(v, p), ReduceSum, -1)))
+	})
+	// Value p (x - x is exactly 0 for the finite scores), gradient through withGrad.
+	return Add(p, Sub(withGrad, StopGradient(x)))
 }
 
 // pooler is ViltPooler: tanh(dense(x[:, 0])).

@@ -321,6 +321,7 @@ func TestParityGradients(t *testing.T) {
 			store := c.newStore(t)
 			params := Params(c.cfg)
 			exec, err := model.NewExec(be, store, func(scope *model.Scope, ins []*Node) []*Node {
+				store.SetTraining(ins[0].Graph(), true)
 				out := ForQuestionAnswering(scope, c.cfg, batchInputs(ins), Options{})
 				loss := Loss(out.Logits, ins[5])
 				vars := make([]*Node, len(params))
@@ -371,6 +372,7 @@ func TestParityAdamW(t *testing.T) {
 			store := c.newStore(t)
 			opt := AdamW(1e-3)
 			exec, err := model.NewExec(be, store, func(scope *model.Scope, ins []*Node) *Node {
+				store.SetTraining(ins[0].Graph(), true)
 				out := ForQuestionAnswering(scope, c.cfg, batchInputs(ins), Options{})
 				loss := Loss(out.Logits, ins[5])
 				opt.UpdateGraph(scope, loss.Graph(), loss)

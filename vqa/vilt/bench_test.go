@@ -1,0 +1,111 @@
+package vilt
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX graph-building idiom.
+)
+
+// benchCase mirrors a case of ../shared/bench/torch_vilt_bench.py (same
+// names, so `make bench-vilt` can pair them): ViLT-B/32 sizes, 3129
+// labels, random weights, 40 text tokens, every token attended.
+type benchCase struct {
+	name          string
+	batch, h, w   int
+	trainingSteps bool
+}
+
+var benchCases = []benchCase{
+	{"fwd_b1_384x384", 1, 384, 384, false},
+	{"fwd_b1_384x576", 1, 384, 576, false},
+	{"fwd_b4_384x576", 4, 384, 576, false},
+	{"train_b4_384x576", 4, 384, 576, true},
+}
+
+// benchInputs returns random inputs (ids, attention mask, token types,
+// pixels, pixel mask, labels) for a batch.
+func benchInputs(cfg *Config, batch, h, w int) []any {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const l = 40
+	ids := make([]int32, batch*l)
+	ones := make([]int32, batch*l)
+	for i := range ids {
+		ids[i], ones[i] = rng.Int32N(int32(cfg.VocabSize)), 1
+	}
+	pixels := make([]float32, batch*3*h*w)
+	for i := range pixels {
+		pixels[i] = float32(rng.NormFloat64())
+	}
+	mask := make([]int32, batch*h*w)
+	for i := range mask {
+		mask[i] = 1
+	}
+	labels := make([]float32, batch*cfg.NumLabels())
+	for i := range labels {
+		labels[i] = rng.Float32()
+	}
+	return []any{
+		tensors.FromFlatDataAndDimensions(ids, batch, l),
+		tensors.FromFlatDataAndDimensions(ones, batch, l),
+		tensors.FromFlatDataAndDimensions(make([]int32, batch*l), batch, l),
+		tensors.FromFlatDataAndDimensions(pixels, batch, 3, h, w),
+		tensors.FromFlatDataAndDimensions(mask, batch, h, w),
+		tensors.FromFlatDataAndDimensions(labels, batch, cfg.NumLabels()),
+	}
+}
+
+// BenchmarkViLTB32 times the forward pass and a training step (forward,
+// backward, AdamW) of ViLT-B/32 with random weights on the backend chosen
+// by backend.New. The first call (graph compilation) is excluded.
+func BenchmarkViLTB32(b *testing.B) {
+	cfg, err := Preset("base")
+	if err != nil {
+		b.Fatal(err)
+	}
+	labels := make([]string, 3129)
+	for i := range labels {
+		labels[i] = fmt.Sprint(i)
+	}
+	cfg.SetLabels(labels)
+	be := newBackend(b)
+	for _, bc := range benchCases {
+		b.Run(bc.name, func(b *testing.B) {
+			store := model.NewStore()
+			if err := InitWeights(store, cfg, 1); err != nil {
+				b.Fatal(err)
+			}
+			opt := AdamW(5e-5)
+			exec, err := model.NewExec(be, store, func(scope *model.Scope, ins []*Node) *Node {
+				store.SetTraining(ins[0].Graph(), bc.trainingSteps)
+				out := ForQuestionAnswering(scope, cfg, batchInputs(ins), Options{})
+				if !bc.trainingSteps {
+					return out.Logits
+				}
+				loss := Loss(out.Logits, ins[5])
+				opt.UpdateGraph(scope, loss.Graph(), loss)
+				return loss
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ins := benchInputs(cfg, bc.batch, bc.h, bc.w)
+			run := func() {
+				out, err := exec.Call1(ins...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out.FinalizeLocal()
+			}
+			run() // compile
+			b.ResetTimer()
+			for b.Loop() {
+				run()
+			}
+		})
+	}
+}
