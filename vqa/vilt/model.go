@@ -276,7 +276,7 @@ func selfAttention(scope *model.Scope, cfg *Config, x, addMask *Node, wantProbs 
 	scale := 1 / math.Sqrt(float64(hd))
 	ws[0], bs[0] = MulScalar(ws[0], scale), MulScalar(bs[0], scale)
 	qkv := nn.Dense(x, Concatenate(ws, 0), Concatenate(bs, 0), compute.DenseLayoutOutputsInput) // [B, T, 3D]
-	qkv = TransposeAllAxes(Reshape(qkv, b, t, 3, heads, hd), 2, 0, 3, 1, 4)                   // [3, B, H, T, hd]
+	qkv = TransposeAllAxes(Reshape(qkv, b, t, 3, heads, hd), 2, 0, 3, 1, 4)                     // [3, B, H, T, hd]
 	q := Reshape(Slice(qkv, AxisElem(0)), b, heads, t, hd)
 	k := Reshape(Slice(qkv, AxisElem(1)), b, heads, t, hd)
 	v := Reshape(Slice(qkv, AxisElem(2)), b, heads, t, hd)
