@@ -22,13 +22,15 @@ import (
 func main() {
 	out := flag.String("out", "data/vqav2-mini", "output folder (replaced)")
 	flag.Parse()
-	if err := run(*out, os.Stdout); err != nil {
+	if err := run(*out, minidata.DefaultConfig(), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "minidata:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out string, w io.Writer) error {
+// run generates the dataset of cfg into out, replacing the folder, and
+// prints what it wrote to w.
+func run(out string, cfg minidata.Config, w io.Writer) error {
 	start := time.Now()
 	parent := filepath.Dir(filepath.Clean(out))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -39,7 +41,7 @@ func run(out string, w io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	stats, err := minidata.Generate(tmp, minidata.DefaultConfig())
+	stats, err := minidata.Generate(tmp, cfg)
 	if err != nil {
 		return err
 	}
