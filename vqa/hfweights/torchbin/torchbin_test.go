@@ -234,13 +234,19 @@ func TestSharedStorage(t *testing.T) {
 	}
 }
 
-// fixturePickles returns data.pkl of every fixture checkpoint, for seeds.
-func fixturePickles(t testing.TB) [][]byte {
+// seedCheckpoints lists testdata/views.bin and every fixture checkpoint.
+func seedCheckpoints(t testing.TB) []string {
 	root := os.Getenv(testutil.FixturesEnv)
 	if root == "" {
 		root = filepath.Join(testutil.ModuleRoot(t), "..", "shared", "fixtures")
 	}
 	files, _ := filepath.Glob(filepath.Join(root, "vilt", "*", "pytorch_model.bin"))
+	return append(files, filepath.Join("testdata", "views.bin"))
+}
+
+// fixturePickles returns data.pkl of every seed checkpoint.
+func fixturePickles(t testing.TB) [][]byte {
+	files := seedCheckpoints(t)
 	var out [][]byte
 	for _, file := range files {
 		zr, err := zip.OpenReader(file)
@@ -295,6 +301,11 @@ func FuzzUnpickle(f *testing.F) {
 
 func FuzzReadZip(f *testing.F) {
 	f.Add(checkpoint(f, statePickle([]view{{"w", "FloatStorage", "0", 2, 0, []int64{2}, []int64{1}}}), map[string][]byte{"0": f32s(1, 2)}, "little"))
+	views, err := os.ReadFile(filepath.Join("testdata", "views.bin"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(views)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		readZip(t, data)
 	})
