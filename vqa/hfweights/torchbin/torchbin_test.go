@@ -182,7 +182,9 @@ func TestRejects(t *testing.T) {
 		data       []byte
 	}{
 		{"os.system", "GLOBAL os.system is not allowed", checkpoint(t, evil, storages, "")},
-		{"STACK_GLOBAL", "opcode 0x93", checkpoint(t, stackGlobal, storages, "")},
+		{"STACK_GLOBAL", "STACK_GLOBAL (0x93)", checkpoint(t, stackGlobal, storages, "")},
+		{"INST", "INST (0x69)", checkpoint(t, []byte("\x80\x02(ios\nsystem\n."), storages, "")},
+		{"OrderedDict args", "OrderedDict with 1 arguments", checkpoint(t, (&pk{}).op(opProto, 2).global("collections", "OrderedDict").op(opEmptyDict, opTuple1, opReduce, opStop).b, storages, "")},
 		{"protocol 4", "PROTO 4", checkpoint(t, append([]byte{opProto, 4}, goodPkl[2:]...), storages, "")},
 		{"after STOP", "after STOP", checkpoint(t, append(slices.Clone(goodPkl), opNone), storages, "")},
 		{"no STOP", "without STOP", checkpoint(t, goodPkl[:len(goodPkl)-1], storages, "")},
