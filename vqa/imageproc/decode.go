@@ -86,7 +86,8 @@ func DecodeBytes(data []byte, opts ...Option) (RGB, error) {
 // ToRGB converts an image to 8-bit RGB the way PIL's convert("RGB") does:
 // alpha is dropped without compositing (non-premultiplied values are kept),
 // gray is copied into R, G and B, palettes are looked up, 16-bit samples
-// keep their high byte. Decoded JPEGs (YCbCr) use Go's colour conversion.
+// keep their high byte. Decoded JPEGs (YCbCr) are upsampled and converted
+// like libjpeg-turbo does by default (see ycbcrToRGB).
 func ToRGB(img image.Image) RGB {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
@@ -138,14 +139,7 @@ func ToRGB(img image.Image) RGB {
 			}
 		}
 	case *image.YCbCr:
-		for y := range h {
-			o := out[3*y*w : 3*(y+1)*w]
-			for x := range w {
-				yi := src.YOffset(b.Min.X+x, b.Min.Y+y)
-				ci := src.COffset(b.Min.X+x, b.Min.Y+y)
-				o[3*x], o[3*x+1], o[3*x+2] = color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
-			}
-		}
+		ycbcrToRGB(src, dst)
 	default:
 		for y := range h {
 			o := out[3*y*w : 3*(y+1)*w]

@@ -1,0 +1,136 @@
+package imageproc
+
+import "image"
+
+// libjpeg-turbo's YCbCr -> RGB tables (jdcolor.c, build_ycc_rgb_table):
+// 16-bit fixed point with each term rounded separately. Go's
+// color.YCbCrToRGB rounds differently and can differ by one level.
+var (
+	crR, cbB, crG, cbG [256]int32
+)
+
+func init() {
+	const scale = 16
+	fix := func(x float64) int32 { return int32(x*(1<<scale) + 0.5) }
+	const half = 1 << (scale - 1)
+	for i := range 256 {
+		x := int32(i) - 128
+		crR[i] = (fix(1.40200)*x + half) >> scale
+		cbB[i] = (fix(1.77200)*x + half) >> scale
+		crG[i] = -fix(0.71414) * x
+		cbG[i] = -fix(0.34414)*x + half
+	}
+}
+
+func clamp8(v int32) uint8 {
+	if v < 0 {
+		return 0
+	}
+	if v > 255 {
+		return 255
+	}
+	return uint8(v)
+}
+
+// yccPixel converts one pixel like libjpeg-turbo's ycc_rgb_convert.
+func yccPixel(o []uint8, y, cb, cr uint8) {
+	yy := int32(y)
+	o[0] = clamp8(yy + crR[cr])
+	o[1] = clamp8(yy + (cbG[cb]+crG[cr])>>16)
+	o[2] = clamp8(yy + cbB[cb])
+}
+
+// ycbcrToRGB converts a decoded JPEG the way libjpeg-turbo (PIL) does by
+// default: "fancy" (triangular) chroma upsampling for 4:2:0 and 4:2:2
+// (jdsample.c h2v2_fancy_upsample, h2v1_fancy_upsample) and jdcolor.c's
+// fixed-point colour conversion. Other subsampling ratios replicate chroma
+// like Go's image.YCbCr.
+func ycbcrToRGB(src *image.YCbCr, dst RGB) {
+	w, h := dst.Width, dst.Height
+	b := src.Bounds()
+	fancyH := src.SubsampleRatio == image.YCbCrSubsampleRatio420 || src.SubsampleRatio == image.YCbCrSubsampleRatio422
+	if !fancyH || b.Min != (image.Point{}) || w < 2 {
+		for y := range h {
+			o := dst.Pix[3*y*w : 3*(y+1)*w]
+			for x := range w {
+				yi := src.YOffset(b.Min.X+x, b.Min.Y+y)
+				ci := src.COffset(b.Min.X+x, b.Min.Y+y)
+				yccPixel(o[3*x:3*x+3], src.Y[yi], src.Cb[ci], src.Cr[ci])
+			}
+		}
+		return
+	}
+	cw := (w + 1) / 2 // downsampled chroma width
+	ch := h
+	vertical := src.SubsampleRatio == image.YCbCrSubsampleRatio420
+	if vertical {
+		ch = (h + 1) / 2
+	}
+	cbRow, crRow := make([]uint8, 2*cw), make([]uint8, 2*cw)
+	sums := make([]int32, cw)
+	for y := range h {
+		cy := y
+		if vertical {
+			cy = y / 2
+		}
+		if vertical {
+			near := cy
+			far := cy - 1 // upper output row of the pair blends the chroma row above
+			if y%2 == 1 {
+				far = cy + 1
+			}
+			far = min(max(far, 0), ch-1) // edges replicate the first/last row
+			fancyV(src.Cb[near*src.CStride:], src.Cb[far*src.CStride:], sums, cbRow)
+			fancyV(src.Cr[near*src.CStride:], src.Cr[far*src.CStride:], sums, crRow)
+		} else {
+			fancy1(src.Cb[cy*src.CStride:cy*src.CStride+cw], cbRow)
+			fancy1(src.Cr[cy*src.CStride:cy*src.CStride+cw], crRow)
+		}
+		yrow := src.Y[y*src.YStride : y*src.YStride+w]
+		o := dst.Pix[3*y*w : 3*(y+1)*w]
+		for x, yv := range yrow {
+			yccPixel(o[3*x:3*x+3], yv, cbRow[x], crRow[x])
+		}
+	}
+}
+
+// fancyV is h2v2_fancy_upsample for one output row: near is the chroma row
+// of this output row, far the neighbouring one; out gets 2*len(sums) samples.
+func fancyV(near, far []uint8, sums []int32, out []uint8) {
+	n := len(sums)
+	near, far = near[:n], far[:n]
+	for i := range sums {
+		sums[i] = 3*int32(near[i]) + int32(far[i])
+	}
+	if n == 1 {
+		out[0] = uint8((sums[0]*4 + 8) >> 4)
+		out[1] = uint8((sums[0]*4 + 7) >> 4)
+		return
+	}
+	out[0] = uint8((sums[0]*4 + 8) >> 4)
+	out[1] = uint8((sums[0]*3 + sums[1] + 7) >> 4)
+	for i := 1; i < n-1; i++ {
+		out[2*i] = uint8((sums[i]*3 + sums[i-1] + 8) >> 4)
+		out[2*i+1] = uint8((sums[i]*3 + sums[i+1] + 7) >> 4)
+	}
+	out[2*n-2] = uint8((sums[n-1]*3 + sums[n-2] + 8) >> 4)
+	out[2*n-1] = uint8((sums[n-1]*4 + 7) >> 4)
+}
+
+// fancy1 is h2v1_fancy_upsample for one row.
+func fancy1(in []uint8, out []uint8) {
+	n := len(in)
+	if n == 1 {
+		out[0], out[1] = in[0], in[0]
+		return
+	}
+	out[0] = in[0]
+	out[1] = uint8((int32(in[0])*3 + int32(in[1]) + 2) >> 2)
+	for i := 1; i < n-1; i++ {
+		v := int32(in[i]) * 3
+		out[2*i] = uint8((v + int32(in[i-1]) + 1) >> 2)
+		out[2*i+1] = uint8((v + int32(in[i+1]) + 2) >> 2)
+	}
+	out[2*n-2] = uint8((int32(in[n-1])*3 + int32(in[n-2]) + 1) >> 2)
+	out[2*n-1] = in[n-1]
+}

@@ -1,0 +1,101 @@
+package processor
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/vilt-go/workbook/vqa/imageproc"
+	"github.com/vilt-go/workbook/vqa/internal/testutil"
+)
+
+// benchJPEG is the 640x480 JPEG of the HF perf anchor (fixture README).
+func benchJPEG(b *testing.B) []byte {
+	data, err := os.ReadFile(filepath.Join(testutil.Fixtures(b, "processor"), "images", "photo_640x480.jpg"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
+
+func encodeJPEG(b *testing.B, p *Processor, data []byte) {
+	img, err := imageproc.DecodeBytes(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := p.EncodeRGB(img, "How many cats are there?"); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkEncodeJPEG is decode + process (resize to 384x512, normalise,
+// tokenise) of a 640x480 JPEG on one goroutine.
+func BenchmarkEncodeJPEG(b *testing.B) {
+	data := benchJPEG(b)
+	p, err := Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		encodeJPEG(b, p, data)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
+// BenchmarkEncodeJPEGParallel is BenchmarkEncodeJPEG on all cores.
+func BenchmarkEncodeJPEGParallel(b *testing.B) {
+	data := benchJPEG(b)
+	p, err := Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			encodeJPEG(b, p, data)
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
+// BenchmarkStages times each stage of BenchmarkEncodeJPEG alone.
+func BenchmarkStages(b *testing.B) {
+	data := benchJPEG(b)
+	p, err := Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	img, err := imageproc.DecodeBytes(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := p.ImageConfig()
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := imageproc.DecodeBytes(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("resize", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := imageproc.Resize(img, 512, 384); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	small, _ := imageproc.Resize(img, 512, 384)
+	b.Run("normalize", func(b *testing.B) {
+		for b.Loop() {
+			cfg.Normalize(small)
+		}
+	})
+	b.Run("tokenize", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := p.Tokenizer().Encode("How many cats are there?"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
