@@ -43,13 +43,16 @@ func yccPixel(o []uint8, y, cb, cr uint8) {
 // ycbcrToRGB converts a decoded JPEG the way libjpeg-turbo (PIL) does by
 // default: "fancy" (triangular) chroma upsampling for 4:2:0 and 4:2:2
 // (jdsample.c h2v2_fancy_upsample, h2v1_fancy_upsample) and jdcolor.c's
-// fixed-point colour conversion. Other subsampling ratios replicate chroma
-// like Go's image.YCbCr.
+// fixed-point colour conversion. Other subsampling ratios, and images whose
+// chroma is 2 samples wide or less, replicate chroma (as libjpeg-turbo does).
 func ycbcrToRGB(src *image.YCbCr, dst RGB) {
 	w, h := dst.Width, dst.Height
 	b := src.Bounds()
-	fancyH := src.SubsampleRatio == image.YCbCrSubsampleRatio420 || src.SubsampleRatio == image.YCbCrSubsampleRatio422
-	if !fancyH || b.Min != (image.Point{}) || w < 2 {
+	cw := (w + 1) / 2 // downsampled chroma width
+	fancy := src.SubsampleRatio == image.YCbCrSubsampleRatio420 || src.SubsampleRatio == image.YCbCrSubsampleRatio422
+	// libjpeg-turbo (jdsample.c) skips fancy upsampling when the
+	// downsampled width is 2 or less.
+	if !fancy || cw <= 2 || b.Min != (image.Point{}) {
 		for y := range h {
 			o := dst.Pix[3*y*w : 3*(y+1)*w]
 			for x := range w {
@@ -60,7 +63,6 @@ func ycbcrToRGB(src *image.YCbCr, dst RGB) {
 		}
 		return
 	}
-	cw := (w + 1) / 2 // downsampled chroma width
 	ch := h
 	vertical := src.SubsampleRatio == image.YCbCrSubsampleRatio420
 	if vertical {
@@ -95,17 +97,13 @@ func ycbcrToRGB(src *image.YCbCr, dst RGB) {
 }
 
 // fancyV is h2v2_fancy_upsample for one output row: near is the chroma row
-// of this output row, far the neighbouring one; out gets 2*len(sums) samples.
+// of this output row, far the neighbouring one; out gets 2*len(sums)
+// samples. len(sums) must be at least 2.
 func fancyV(near, far []uint8, sums []int32, out []uint8) {
 	n := len(sums)
 	near, far = near[:n], far[:n]
 	for i := range sums {
 		sums[i] = 3*int32(near[i]) + int32(far[i])
-	}
-	if n == 1 {
-		out[0] = uint8((sums[0]*4 + 8) >> 4)
-		out[1] = uint8((sums[0]*4 + 7) >> 4)
-		return
 	}
 	out[0] = uint8((sums[0]*4 + 8) >> 4)
 	out[1] = uint8((sums[0]*3 + sums[1] + 7) >> 4)
@@ -117,13 +115,9 @@ func fancyV(near, far []uint8, sums []int32, out []uint8) {
 	out[2*n-1] = uint8((sums[n-1]*4 + 7) >> 4)
 }
 
-// fancy1 is h2v1_fancy_upsample for one row.
+// fancy1 is h2v1_fancy_upsample for one row of at least 2 samples.
 func fancy1(in []uint8, out []uint8) {
 	n := len(in)
-	if n == 1 {
-		out[0], out[1] = in[0], in[0]
-		return
-	}
 	out[0] = in[0]
 	out[1] = uint8((int32(in[0])*3 + int32(in[1]) + 2) >> 2)
 	for i := 1; i < n-1; i++ {
