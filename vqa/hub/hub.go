@@ -98,10 +98,14 @@ func Resolve(dirOrID, revision string, files ...string) (dir string, err error) 
 		if cached {
 			where = "snapshot " + snapshot
 		}
-		return "", fmt.Errorf("HF_HUB_OFFLINE is set and %s@%s is not fully cached in %s (%s): missing %s",
-			dirOrID, revision, cache, where, strings.Join(missing, ", "))
+		return "", fmt.Errorf("%s is no local folder, and HF_HUB_OFFLINE is set while Hub model %s@%s is not fully cached in %s (%s): missing %s",
+			dirOrID, dirOrID, revision, cache, where, strings.Join(missing, ", "))
 	}
-	return download(cache, repoDir, dirOrID, revision, files)
+	dir, err = download(cache, repoDir, dirOrID, revision, files)
+	if err != nil {
+		return "", fmt.Errorf("%s is no local folder, and as a Hub model: %w", dirOrID, err)
+	}
+	return dir, nil
 }
 
 // download fetches files with go-huggingface and records the revision's
