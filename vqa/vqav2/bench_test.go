@@ -16,9 +16,23 @@ import (
 	"github.com/vilt-go/workbook/vqa/vqav2"
 )
 
-// benchFileBytes is the size of the generated annotations file: about the
-// size of the real v2_mscoco_train2014_annotations.json.
-const benchFileBytes = 200 << 20
+// benchSizeEnv names the environment variable that sets the size in MB of
+// the generated annotations file; the default, 200 MB, is about the size of
+// the real v2_mscoco_train2014_annotations.json.
+const benchSizeEnv = "VQA_BENCH_ANNOTATIONS_MB"
+
+// benchFileBytes returns the size of the file to generate.
+func benchFileBytes(b *testing.B) int64 {
+	mb := 200
+	if s := os.Getenv(benchSizeEnv); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			b.Fatalf("%s=%q: want a positive number of MB", benchSizeEnv, s)
+		}
+		mb = n
+	}
+	return int64(mb) << 20
+}
 
 // writeBenchAnnotations writes an annotations file of about size bytes in
 // the official compact form, with VQAv2-like answer statistics, and returns
@@ -132,7 +146,7 @@ func peakHeap() (stop func() uint64) {
 // heap above the starting level (peak-heap-MB) and the heap still held by
 // the result after a GC (result-MB).
 func benchRead(b *testing.B, read func(path string) any) {
-	path, size := writeBenchAnnotations(b, benchFileBytes)
+	path, size := writeBenchAnnotations(b, benchFileBytes(b))
 	b.SetBytes(size)
 	b.ReportAllocs()
 	stop := peakHeap()
@@ -153,7 +167,8 @@ func benchRead(b *testing.B, read func(path string) any) {
 	b.ReportMetric(float64(size)/(1<<20), "file-MB")
 }
 
-// BenchmarkReadAnnotations reads a ~200 MB annotations file into memory with
+// BenchmarkReadAnnotations reads a generated annotations file (200 MB
+// unless $VQA_BENCH_ANNOTATIONS_MB says otherwise) into memory with
 // the streaming reader.
 func BenchmarkReadAnnotations(b *testing.B) {
 	benchRead(b, func(path string) any {

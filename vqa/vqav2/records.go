@@ -76,27 +76,27 @@ func (e *FieldError) Error() string {
 	return fmt.Sprintf("%s: %s: %s", e.File, e.Path, e.Problem)
 }
 
-// rawQuestion and rawAnnotation decode one record; nil pointers are missing
-// (or null) fields.
+// rawQuestion and rawAnnotation decode one record; fields that are missing
+// (or null) are left unset.
 type rawQuestion struct {
-	ImageID    *int64  `json:"image_id"`
-	Question   *string `json:"question"`
-	QuestionID *int64  `json:"question_id"`
+	ImageID    intField    `json:"image_id"`
+	Question   stringField `json:"question"`
+	QuestionID intField    `json:"question_id"`
 }
 
 type rawAnswer struct {
-	Answer     *string `json:"answer"`
-	Confidence *string `json:"answer_confidence"`
-	ID         *int    `json:"answer_id"`
+	Answer     stringField `json:"answer"`
+	Confidence stringField `json:"answer_confidence"`
+	ID         intField    `json:"answer_id"`
 }
 
 type rawAnnotation struct {
-	QuestionID           *int64       `json:"question_id"`
-	ImageID              *int64       `json:"image_id"`
-	QuestionType         *string      `json:"question_type"`
-	AnswerType           *string      `json:"answer_type"`
-	MultipleChoiceAnswer *string      `json:"multiple_choice_answer"`
-	Answers              *[]rawAnswer `json:"answers"`
+	QuestionID           intField    `json:"question_id"`
+	ImageID              intField    `json:"image_id"`
+	QuestionType         stringField `json:"question_type"`
+	AnswerType           stringField `json:"answer_type"`
+	MultipleChoiceAnswer stringField `json:"multiple_choice_answer"`
+	Answers              []rawAnswer `json:"answers"` // nil if missing or null
 }
 
 // ReadQuestions reads a questions file (see [ScanQuestions]).
@@ -135,32 +135,34 @@ func readFile(path string, read func(io.Reader) error) error {
 // ScanQuestions streams the "questions" array of a questions file from r,
 // calling fn for each record in file order; name labels errors. The file is
 // decoded record by record, so memory does not grow with the file size
-// beyond what fn keeps. Other top-level keys are skipped. Every record must
-// have an integer "image_id" and "question_id" and a string "question";
-// question ids must be unique. Errors are *[FieldError] values naming the
-// record and field, or errors from fn.
+// beyond what fn keeps (and the set of ids seen). Other top-level keys and
+// unknown record fields are skipped; field names match case-insensitively,
+// as in encoding/json, and the last of repeated fields wins. Every record
+// must have an integer "image_id" and "question_id" and a string
+// "question"; question ids must be unique. Errors are *[FieldError] values
+// naming the record and field, or errors from fn.
 func ScanQuestions(r io.Reader, name string, fn func(Question) error) error {
 	seen := make(map[int64]struct{})
-	return scanArray(r, name, "questions", func(dec *json.Decoder, path string) error {
+	return scanArray(r, name, "questions", func(dec *json.Decoder, at recordAt) error {
 		var raw rawQuestion
-		if err := decodeRecord(dec, name, path, &raw); err != nil {
+		if err := decodeRecord(dec, name, at, &raw); err != nil {
 			return err
 		}
 		missing := func(field string) error {
-			return &FieldError{File: name, Path: path + "." + field, Problem: "missing or null; want a value"}
+			return &FieldError{File: name, Path: at.String() + "." + field, Problem: "missing or null; want a value"}
 		}
 		switch {
-		case raw.ImageID == nil:
+		case !raw.ImageID.ok:
 			return missing("image_id")
-		case raw.QuestionID == nil:
+		case !raw.QuestionID.ok:
 			return missing("question_id")
-		case raw.Question == nil:
+		case !raw.Question.ok:
 			return missing("question")
 		}
-		if err := checkUnique(seen, *raw.QuestionID, name, path); err != nil {
+		if err := checkUnique(seen, raw.QuestionID.v, name, at); err != nil {
 			return err
 		}
-		return fn(Question{ImageID: *raw.ImageID, QuestionID: *raw.QuestionID, Question: *raw.Question})
+		return fn(Question{ImageID: raw.ImageID.v, QuestionID: raw.QuestionID.v, Question: raw.Question.v})
 	})
 }
 
@@ -183,86 +185,95 @@ func ScanAnnotations(r io.Reader, name string, fn func(Annotation) error) error 
 		intern[s] = s
 		return s
 	}
-	return scanArray(r, name, "annotations", func(dec *json.Decoder, path string) error {
+	return scanArray(r, name, "annotations", func(dec *json.Decoder, at recordAt) error {
 		var raw rawAnnotation
-		if err := decodeRecord(dec, name, path, &raw); err != nil {
+		if err := decodeRecord(dec, name, at, &raw); err != nil {
 			return err
 		}
 		missing := func(field string) error {
-			return &FieldError{File: name, Path: path + "." + field, Problem: "missing or null; want a value"}
+			return &FieldError{File: name, Path: at.String() + "." + field, Problem: "missing or null; want a value"}
 		}
 		switch {
-		case raw.QuestionID == nil:
+		case !raw.QuestionID.ok:
 			return missing("question_id")
-		case raw.ImageID == nil:
+		case !raw.ImageID.ok:
 			return missing("image_id")
-		case raw.QuestionType == nil:
+		case !raw.QuestionType.ok:
 			return missing("question_type")
-		case raw.AnswerType == nil:
+		case !raw.AnswerType.ok:
 			return missing("answer_type")
-		case raw.MultipleChoiceAnswer == nil:
+		case !raw.MultipleChoiceAnswer.ok:
 			return missing("multiple_choice_answer")
 		case raw.Answers == nil:
 			return missing("answers")
 		}
-		switch *raw.AnswerType {
+		switch raw.AnswerType.v {
 		case AnswerTypeYesNo, AnswerTypeNumber, AnswerTypeOther:
 		default:
-			return &FieldError{File: name, Path: path + ".answer_type",
-				Problem: fmt.Sprintf("got %q; want %q, %q or %q", *raw.AnswerType, AnswerTypeYesNo, AnswerTypeNumber, AnswerTypeOther)}
+			return &FieldError{File: name, Path: at.String() + ".answer_type",
+				Problem: fmt.Sprintf("got %q; want %q, %q or %q", raw.AnswerType.v, AnswerTypeYesNo, AnswerTypeNumber, AnswerTypeOther)}
 		}
-		if n := len(*raw.Answers); n != AnswersPerQuestion {
-			return &FieldError{File: name, Path: path + ".answers", Problem: fmt.Sprintf("has %d answers; want %d", n, AnswersPerQuestion)}
+		if n := len(raw.Answers); n != AnswersPerQuestion {
+			return &FieldError{File: name, Path: at.String() + ".answers", Problem: fmt.Sprintf("has %d answers; want %d", n, AnswersPerQuestion)}
 		}
 		answers := make([]Answer, AnswersPerQuestion)
-		for i, a := range *raw.Answers {
-			apath := fmt.Sprintf("%s.answers[%d]", path, i)
+		for i, a := range raw.Answers {
 			switch {
-			case a.Answer == nil:
+			case !a.Answer.ok:
 				return missing(fmt.Sprintf("answers[%d].answer", i))
-			case a.Confidence == nil:
+			case !a.Confidence.ok:
 				return missing(fmt.Sprintf("answers[%d].answer_confidence", i))
-			case a.ID == nil:
+			case !a.ID.ok:
 				return missing(fmt.Sprintf("answers[%d].answer_id", i))
 			}
-			switch *a.Confidence {
+			switch a.Confidence.v {
 			case "yes", "maybe", "no":
 			default:
-				return &FieldError{File: name, Path: apath + ".answer_confidence", Problem: fmt.Sprintf(`got %q; want "yes", "maybe" or "no"`, *a.Confidence)}
+				return &FieldError{File: name, Path: fmt.Sprintf("%s.answers[%d].answer_confidence", at, i), Problem: fmt.Sprintf(`got %q; want "yes", "maybe" or "no"`, a.Confidence.v)}
 			}
-			answers[i] = Answer{Answer: str(*a.Answer), Confidence: str(*a.Confidence), ID: *a.ID}
+			answers[i] = Answer{Answer: str(a.Answer.v), Confidence: str(a.Confidence.v), ID: int(a.ID.v)}
 		}
-		if err := checkUnique(seen, *raw.QuestionID, name, path); err != nil {
+		if err := checkUnique(seen, raw.QuestionID.v, name, at); err != nil {
 			return err
 		}
 		return fn(Annotation{
-			QuestionID:           *raw.QuestionID,
-			ImageID:              *raw.ImageID,
-			QuestionType:         str(*raw.QuestionType),
-			AnswerType:           str(*raw.AnswerType),
-			MultipleChoiceAnswer: str(*raw.MultipleChoiceAnswer),
+			QuestionID:           raw.QuestionID.v,
+			ImageID:              raw.ImageID.v,
+			QuestionType:         str(raw.QuestionType.v),
+			AnswerType:           str(raw.AnswerType.v),
+			MultipleChoiceAnswer: str(raw.MultipleChoiceAnswer.v),
 			Answers:              answers,
 		})
 	})
 }
 
-// checkUnique records that the record at path has question id qid and fails
+// recordAt locates an array element; its path is formatted only for errors.
+type recordAt struct {
+	label string
+	index int
+}
+
+// String returns the element's path, "<label>[index]".
+func (r recordAt) String() string { return r.label + "[" + strconv.Itoa(r.index) + "]" }
+
+// checkUnique records that the record at has question id qid and fails
 // if an earlier record had it too.
-func checkUnique(seen map[int64]struct{}, qid int64, name, path string) error {
+func checkUnique(seen map[int64]struct{}, qid int64, name string, at recordAt) error {
 	if _, dup := seen[qid]; dup {
-		return &FieldError{File: name, Path: path + ".question_id", Problem: fmt.Sprintf("duplicate question id %d", qid)}
+		return &FieldError{File: name, Path: at.String() + ".question_id", Problem: fmt.Sprintf("duplicate question id %d", qid)}
 	}
 	seen[qid] = struct{}{}
 	return nil
 }
 
 // decodeRecord decodes the next array element into v, turning JSON errors
-// into a *FieldError at path.
-func decodeRecord(dec *json.Decoder, name, path string, v any) error {
+// into a *FieldError at the record.
+func decodeRecord(dec *json.Decoder, name string, at recordAt, v any) error {
 	err := dec.Decode(v)
 	if err == nil {
 		return nil
 	}
+	path := at.String()
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
 		p := path
@@ -298,7 +309,7 @@ func syntaxError(dec *json.Decoder, name, path string, err error) error {
 // scanArray walks the top-level JSON object of r token by token, finds the
 // array under key and calls each for each element; it skips the other keys
 // and requires the key exactly once and nothing after the object.
-func scanArray(r io.Reader, name, key string, each func(dec *json.Decoder, path string) error) error {
+func scanArray(r io.Reader, name, key string, each func(dec *json.Decoder, at recordAt) error) error {
 	dec := json.NewDecoder(r)
 	if err := expectDelim(dec, name, "top level", '{', "an object"); err != nil {
 		return err
@@ -337,13 +348,13 @@ func scanArray(r io.Reader, name, key string, each func(dec *json.Decoder, path 
 }
 
 // eachElement reads the array that comes next in dec and calls each for
-// every element, with the path "<label>[i]".
-func eachElement(dec *json.Decoder, name, label string, each func(dec *json.Decoder, path string) error) error {
+// every element.
+func eachElement(dec *json.Decoder, name, label string, each func(dec *json.Decoder, at recordAt) error) error {
 	if err := expectDelim(dec, name, label, '[', "an array"); err != nil {
 		return err
 	}
 	for i := 0; dec.More(); i++ {
-		if err := each(dec, fmt.Sprintf("%s[%d]", label, i)); err != nil {
+		if err := each(dec, recordAt{label, i}); err != nil {
 			return err
 		}
 	}

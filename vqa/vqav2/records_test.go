@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -166,6 +167,40 @@ func TestReadSkipsOtherKeys(t *testing.T) {
 	}
 	if want := (vqav2.Question{ImageID: 7, QuestionID: 7001, Question: "Is it?"}); len(qs) != 1 || qs[0] != want {
 		t.Errorf("got %+v, want [%+v]", qs, want)
+	}
+}
+
+// TestReadValues: integer limits, escapes and invalid UTF-8 decode as
+// encoding/json decodes them into int64 and string.
+func TestReadValues(t *testing.T) {
+	file := writeTemp(t, "q.json", `{"questions":[
+{"image_id":9223372036854775807,"question":"caf\u00e9 \"ok\"?","question_id":-9223372036854775808},
+{"image_id":0,"question":"`+"bad \xff byte"+`","question_id":-0},
+{"image_id":1,"question":"x","question_id":2,"question":"y","image_id":null,"image_id":3}]}`)
+	qs, err := vqav2.ReadQuestions(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []vqav2.Question{
+		{ImageID: 9223372036854775807, QuestionID: -9223372036854775808, Question: `café "ok"?`},
+		{ImageID: 0, QuestionID: 0, Question: "bad \uFFFD byte"},
+		{ImageID: 3, QuestionID: 2, Question: "y"},
+	}
+	if !reflect.DeepEqual(qs, want) {
+		t.Errorf("got %+v, want %+v", qs, want)
+	}
+	for _, tc := range []struct{ content, path, problem string }{
+		{`{"questions":[{"image_id":9223372036854775808,"question":"x","question_id":1}]}`, "questions[0].image_id", "got JSON number 9223372036854775808; want an integer"},
+		{`{"questions":[{"image_id":1e3,"question":"x","question_id":1}]}`, "questions[0].image_id", "got JSON number 1e3; want an integer"},
+		{`{"questions":[{"image_id":true,"question":"x","question_id":1}]}`, "questions[0].image_id", "got JSON bool; want an integer"},
+		{`{"questions":[{"image_id":1,"question":["x"],"question_id":1}]}`, "questions[0].question", "got JSON array; want a string"},
+		{`{"questions":[{"image_id":1,"question":"x","question_id":1,"question_id":null}]}`, "questions[0].question_id", "missing"},
+	} {
+		_, err := vqav2.ReadQuestions(writeTemp(t, "q.json", tc.content))
+		var fe *vqav2.FieldError
+		if !errors.As(err, &fe) || fe.Path != tc.path || !strings.Contains(fe.Problem, tc.problem) {
+			t.Errorf("%s: error %v; want path %s and %q", tc.content, err, tc.path, tc.problem)
+		}
 	}
 }
 

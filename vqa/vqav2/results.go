@@ -12,8 +12,8 @@ import (
 
 // rawResult decodes one record of a results file.
 type rawResult struct {
-	QuestionID *int64  `json:"question_id"`
-	Answer     *string `json:"answer"`
+	QuestionID intField    `json:"question_id"`
+	Answer     stringField `json:"answer"`
 }
 
 // ReadResults reads a results (submission) file, a JSON array of
@@ -40,21 +40,21 @@ func ReadResults(path string) (map[int64]string, error) {
 func ScanResults(r io.Reader, name string, fn func(questionID int64, answer string) error) error {
 	dec := json.NewDecoder(r)
 	seen := make(map[int64]struct{})
-	err := eachElement(dec, name, "results", func(dec *json.Decoder, path string) error {
+	err := eachElement(dec, name, "results", func(dec *json.Decoder, at recordAt) error {
 		var raw rawResult
-		if err := decodeRecord(dec, name, path, &raw); err != nil {
+		if err := decodeRecord(dec, name, at, &raw); err != nil {
 			return err
 		}
 		switch {
-		case raw.QuestionID == nil:
-			return &FieldError{File: name, Path: path + ".question_id", Problem: "missing or null; want a value"}
-		case raw.Answer == nil:
-			return &FieldError{File: name, Path: path + ".answer", Problem: "missing or null; want a value"}
+		case !raw.QuestionID.ok:
+			return &FieldError{File: name, Path: at.String() + ".question_id", Problem: "missing or null; want a value"}
+		case !raw.Answer.ok:
+			return &FieldError{File: name, Path: at.String() + ".answer", Problem: "missing or null; want a value"}
 		}
-		if err := checkUnique(seen, *raw.QuestionID, name, path); err != nil {
+		if err := checkUnique(seen, raw.QuestionID.v, name, at); err != nil {
 			return err
 		}
-		return fn(*raw.QuestionID, *raw.Answer)
+		return fn(raw.QuestionID.v, raw.Answer.v)
 	})
 	if err != nil {
 		return err
