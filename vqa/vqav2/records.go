@@ -108,7 +108,10 @@ func ReadQuestions(path string) ([]Question, error) {
 			return nil
 		})
 	})
-	return qs, err
+	if err != nil {
+		return nil, err
+	}
+	return qs, nil
 }
 
 // ReadAnnotations reads an annotations file (see [ScanAnnotations]).
@@ -120,9 +123,13 @@ func ReadAnnotations(path string) ([]Annotation, error) {
 			return nil
 		})
 	})
-	return anns, err
+	if err != nil {
+		return nil, err
+	}
+	return anns, nil
 }
 
+// readFile opens path and passes it to read.
 func readFile(path string, read func(io.Reader) error) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -168,13 +175,14 @@ func ScanQuestions(r io.Reader, name string, fn func(Question) error) error {
 
 // ScanAnnotations streams the "annotations" array of an annotations file from
 // r, calling fn for each record in file order; name labels errors. Like
-// [ScanQuestions] it is memory-frugal; the small-vocabulary strings (answers,
-// confidences, types) are shared between records. Every record must have an
-// integer "question_id" and "image_id", string "question_type" and
-// "multiple_choice_answer", an "answer_type" of "yes/no", "number" or
-// "other", and exactly AnswersPerQuestion "answers", each with a string
-// "answer", an "answer_confidence" of "yes", "maybe" or "no" and an integer
-// "answer_id"; question ids must be unique.
+// [ScanQuestions] it is memory-frugal: it keeps the set of ids seen and one
+// copy of each distinct answer, confidence and type string, which the
+// records share. Every record must have an integer "question_id" and
+// "image_id", string "question_type" and "multiple_choice_answer", an
+// "answer_type" of "yes/no", "number" or "other", and exactly
+// AnswersPerQuestion "answers", each with a string "answer", an
+// "answer_confidence" of "yes", "maybe" or "no" and an integer "answer_id";
+// question ids must be unique. Errors are as for [ScanQuestions].
 func ScanAnnotations(r io.Reader, name string, fn func(Annotation) error) error {
 	seen := make(map[int64]struct{})
 	intern := make(map[string]string)
