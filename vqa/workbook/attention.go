@@ -1,0 +1,97 @@
+package workbook
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX graph-building idiom.
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/vilt-go/workbook/vqa/processor"
+	"github.com/vilt-go/workbook/vqa/vilt"
+)
+
+// CLSAttention is what the text [CLS] token, whose final state the VQA
+// head reads through the pooler, attends to among the image patches.
+type CLSAttention struct {
+	// Rows and Cols are the patch grid of the image: Height/PatchSize by
+	// Width/PatchSize.
+	Rows, Cols int
+	// Maps[layer][head] holds the attention probability from the text [CLS]
+	// token to each patch, row-major (Rows*Cols values). The rest of the
+	// head's attention goes to the text tokens and to the image [CLS] token.
+	Maps [][][]float32
+	// Logits are the model's answer logits for the example [NumLabels].
+	Logits []float32
+}
+
+// Mean returns the mean of Maps[layer] over the heads.
+func (a CLSAttention) Mean(layer int) []float32 {
+	heads := a.Maps[layer]
+	out := make([]float32, a.Rows*a.Cols)
+	for _, h := range heads {
+		for i, v := range h {
+			out[i] += v / float32(len(heads))
+		}
+	}
+	return out
+}
+
+// AttentionToImage runs the model held in store (configured by cfg) on one
+// encoded example and returns the attention of the text [CLS] token to the
+// image patches in every layer and head, with the logits.
+func AttentionToImage(b compute.Backend, store *model.Store, cfg *vilt.Config, enc processor.Encoding) (att CLSAttention, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("attention maps: %v", r)
+		}
+	}()
+	batch, err := processor.Collate([]processor.Encoding{enc})
+	if err != nil {
+		return att, fmt.Errorf("attention maps: %w", err)
+	}
+	p := cfg.PatchSize
+	rows, cols := batch.Height/p, batch.Width/p
+	seq := batch.SeqLen
+	exec, err := model.NewExec(b, store, func(scope *model.Scope, ins []*Node) []*Node {
+		out := vilt.ForQuestionAnswering(scope, cfg, vilt.Inputs{
+			InputIDs: ins[0], AttentionMask: ins[1], TokenTypeIDs: ins[2], PixelValues: ins[3], PixelMask: ins[4],
+		}, vilt.Options{Attentions: true})
+		// Tokens: seq text tokens, the image [CLS], then the patches row-major.
+		maps := make([]*Node, len(out.Attentions))
+		for l, a := range out.Attentions { // [1, heads, T, T]
+			maps[l] = Reshape(Slice(a, AxisElem(0), AxisRange(), AxisElem(0), AxisRangeToEnd(seq+1)), cfg.NumAttentionHeads, rows*cols)
+		}
+		return []*Node{out.Logits, Stack(maps, 0)}
+	})
+	if err != nil {
+		return att, fmt.Errorf("attention maps: %w", err)
+	}
+	defer exec.Finalize()
+	inputs := []any{
+		tensors.FromFlatDataAndDimensions(batch.InputIDs, 1, seq),
+		tensors.FromFlatDataAndDimensions(batch.AttentionMask, 1, seq),
+		tensors.FromFlatDataAndDimensions(batch.TokenTypeIDs, 1, seq),
+		tensors.FromFlatDataAndDimensions(batch.PixelValues, 1, 3, batch.Height, batch.Width),
+		tensors.FromFlatDataAndDimensions(batch.PixelMask, 1, batch.Height, batch.Width),
+	}
+	logits, maps, err := exec.Call2(inputs...)
+	if err != nil {
+		return att, fmt.Errorf("attention maps: %w", err)
+	}
+	defer logits.FinalizeAll()
+	defer maps.FinalizeAll()
+	att = CLSAttention{Rows: rows, Cols: cols, Logits: tensors.MustCopyFlatData[float32](logits)}
+	flat := tensors.MustCopyFlatData[float32](maps)
+	n := rows * cols
+	for l := range cfg.NumHiddenLayers {
+		heads := make([][]float32, cfg.NumAttentionHeads)
+		for h := range heads {
+			off := (l*cfg.NumAttentionHeads + h) * n
+			heads[h] = flat[off : off+n]
+		}
+		att.Maps = append(att.Maps, heads)
+	}
+	return att, nil
+}
