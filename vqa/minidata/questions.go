@@ -212,7 +212,7 @@ const sideMargin = 0.15
 
 // side returns "left" or "right" for an object clearly on one side.
 func (s *Scene) side(o Object) (string, bool) {
-	mid, m := float64(s.Width)/2, float64(sideMargin*float64(s.Width))
+	mid, m := float64(float64(s.Width)/2), float64(sideMargin*float64(s.Width))
 	switch {
 	case o.X < mid-m:
 		return "left", true

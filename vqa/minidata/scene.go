@@ -85,9 +85,9 @@ func (o Object) Area() float64 {
 func (o Object) bound() float64 {
 	switch o.Shape {
 	case Square:
-		return 0.85 * math.Sqrt2 * o.R
+		return float64(0.85 * math.Sqrt2 * o.R)
 	case Triangle:
-		return 1.5 * o.R
+		return float64(1.5 * o.R)
 	default:
 		return o.R
 	}
@@ -137,15 +137,15 @@ func newScene(r *rand.Rand) Scene {
 	s := Scene{Width: sz.w, Height: sz.h}
 	n := 1 + pickWeighted(r, objectCountWeights)
 	minDim := float64(min(sz.w, sz.h))
-	gap := 0.04 * minDim
+	gap := float64(0.04 * minDim)
 	// Larger scenes get somewhat smaller objects so that they fit.
-	rMin, rMax := 0.09*minDim, (0.185-float64(0.015*float64(n)))*minDim
+	rMin, rMax := float64(0.09*minDim), float64((0.185-float64(0.015*float64(n)))*minDim)
 	for range n {
 		o := Object{
 			Shape: Shape(r.IntN(int(numShapes))),
 			Color: Color(r.IntN(int(numColors))),
 			R:     rMin + float64(r.Float64()*(rMax-rMin)),
-			Angle: float64(r.Float64()-0.5) * 0.6,
+			Angle: float64((r.Float64() - 0.5) * 0.6),
 		}
 		b := o.bound()
 		placed := false
