@@ -96,7 +96,7 @@ type rawAnnotation struct {
 	QuestionType         stringField `json:"question_type"`
 	AnswerType           stringField `json:"answer_type"`
 	MultipleChoiceAnswer stringField `json:"multiple_choice_answer"`
-	Answers              []rawAnswer `json:"answers"` // nil if missing or null
+	Answers              []rawAnswer `json:"answers"`
 }
 
 // ReadQuestions reads a questions file (see [ScanQuestions]).
@@ -194,7 +194,8 @@ func ScanAnnotations(r io.Reader, name string, fn func(Annotation) error) error 
 		return s
 	}
 	return scanArray(r, name, "annotations", func(dec *json.Decoder, at recordAt) error {
-		var raw rawAnnotation
+		// Room for the answers up front saves the decoder growing the slice.
+		raw := rawAnnotation{Answers: make([]rawAnswer, 0, AnswersPerQuestion)}
 		if err := decodeRecord(dec, name, at, &raw); err != nil {
 			return err
 		}
@@ -212,8 +213,8 @@ func ScanAnnotations(r io.Reader, name string, fn func(Annotation) error) error 
 			return missing("answer_type")
 		case !raw.MultipleChoiceAnswer.ok:
 			return missing("multiple_choice_answer")
-		case raw.Answers == nil:
-			return missing("answers")
+		case len(raw.Answers) == 0:
+			return &FieldError{File: name, Path: at.String() + ".answers", Problem: fmt.Sprintf("missing, null or empty; want %d answers", AnswersPerQuestion)}
 		}
 		switch raw.AnswerType.v {
 		case AnswerTypeYesNo, AnswerTypeNumber, AnswerTypeOther:

@@ -120,6 +120,8 @@ func TestReadErrors(t *testing.T) {
 		{"trailing data", "q", `{"questions":[]} {}`, "top level", "after the JSON value"},
 		{"no annotations key", "a", `{"questions":[]}`, "annotations", "missing"},
 		{"missing answers", "a", `{"annotations":[` + annotation("1", "") + `]}`, "annotations[0].answers", "missing"},
+		{"null answers", "a", `{"annotations":[` + annotation("1", `,"answers":null`) + `]}`, "annotations[0].answers", "missing, null or empty"},
+		{"no answers", "a", `{"annotations":[` + annotation("1", `,"answers":[]`) + `]}`, "annotations[0].answers", "missing, null or empty; want 10 answers"},
 		{"answers not array", "a", `{"annotations":[` + annotation("1", `,"answers":"a"`) + `]}`, "annotations[0].answers", "want an array"},
 		{"nine answers", "a", `{"annotations":[` + annotation("1", `,"answers":`+strings.Replace(goodAnswers, `,{"answer":"a","answer_confidence":"yes","answer_id":10}`, "", 1)) + `]}`, "annotations[0].answers", "has 9 answers; want 10"},
 		{"answer without id", "a", `{"annotations":[` + annotation("1", `,"answers":`+strings.Replace(goodAnswers, `,"answer_id":4`, "", 1)) + `]}`, "annotations[0].answers[3].answer_id", "missing"},
