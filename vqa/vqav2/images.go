@@ -1,10 +1,15 @@
 // Package vqav2 reads the VQAv2 dataset in its official layout: the COCO image
 // file names, the questions and annotations JSON files, their join on
-// question_id, the answer vocabulary (label2id / id2label) and the soft
-// training targets of the HuggingFace ViLT walk-through.
+// question_id, the answer vocabulary (label2id / id2label in the HuggingFace
+// config.json form), the soft training targets of the HuggingFace ViLT
+// walk-through, and results (submission) files.
 //
 // The file formats are described in docs/vqav2-format.md of the shared
-// material; see [ReadQuestions] and [ReadAnnotations] for what is validated.
+// material; see [ScanQuestions] and [ScanAnnotations] for what is validated.
+// The readers stream the files record by record, so the full val2014 and
+// train2014 files load in a fraction of the memory a whole-file decode
+// takes. Every schema violation is a [*FieldError] naming the file, the
+// record and the field.
 package vqav2
 
 import (
