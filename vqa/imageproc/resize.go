@@ -144,49 +144,61 @@ func Resize(src RGB, width, height int) (RGB, error) {
 	return img, nil
 }
 
+// horizontal resamples every row to width pixels. It runs the column
+// kernel on the transposed image, which computes the same sums per output
+// pixel (bit-identical) with contiguous, vectorisable rows.
 func horizontal(src RGB, width int) RGB {
-	c := computeCoeffs(src.Width, width)
-	dst := NewRGB(width, src.Height)
-	for y := range src.Height {
-		in := src.Pix[3*y*src.Width : 3*(y+1)*src.Width]
-		out := dst.Pix[3*y*width : 3*(y+1)*width]
-		for x := range width {
-			w := c.w[x*c.k : x*c.k+c.n[x]]
-			p := in[3*c.start[x] : 3*(c.start[x]+len(w))]
-			r, g, b := int32(1<<(precision-1)), int32(1<<(precision-1)), int32(1<<(precision-1))
-			for j, wj := range w {
-				q := p[3*j : 3*j+3 : 3*j+3]
-				r += int32(q[0]) * wj
-				g += int32(q[1]) * wj
-				b += int32(q[2]) * wj
-			}
-			o := out[3*x : 3*x+3 : 3*x+3]
-			o[0], o[1], o[2] = clip8(r), clip8(g), clip8(b)
-		}
-	}
-	return dst
+	return transpose(vertical(transpose(src), width))
 }
 
+// vertical resamples every column to height pixels.
 func vertical(src RGB, height int) RGB {
 	c := computeCoeffs(src.Height, height)
 	dst := NewRGB(src.Width, height)
 	row := 3 * src.Width
-	acc := make([]int32, row)
+	rows := make([][]uint8, c.k)
 	for y := range height {
-		for i := range acc {
-			acc[i] = 1 << (precision - 1)
+		rs := rows[:c.n[y]]
+		for j := range rs {
+			off := (c.start[y] + j) * row
+			rs[j] = src.Pix[off : off+row]
 		}
-		for j, wj := range c.w[y*c.k : y*c.k+c.n[y]] {
-			in := src.Pix[(c.start[y]+j)*row : (c.start[y]+j+1)*row]
-			in = in[:len(acc)]
-			for i, v := range in {
-				acc[i] += int32(v) * wj
+		weightedRows(dst.Pix[y*row:(y+1)*row], rs, c.w[y*c.k:y*c.k+c.n[y]])
+	}
+	return dst
+}
+
+// weightedRowsScalar sets out[i] = clip8(2^21 + sum_j rows[j][i]*w[j]) for
+// i >= from: one output row of a resampling pass (Pillow's inner loop).
+func weightedRowsScalar(out []uint8, rows [][]uint8, w []int32, from int) {
+	for i := from; i < len(out); i++ {
+		s := int32(1 << (precision - 1))
+		for j, r := range rows {
+			s += int32(r[i]) * w[j]
+		}
+		out[i] = clip8(s)
+	}
+}
+
+// transpose swaps the axes of an RGB image, in tiles that stay in cache.
+func transpose(src RGB) RGB {
+	const tile = 16
+	w, h := src.Width, src.Height
+	dst := NewRGB(h, w)
+	for y0 := 0; y0 < h; y0 += tile {
+		y1 := min(y0+tile, h)
+		for x0 := 0; x0 < w; x0 += tile {
+			for x := x0; x < min(x0+tile, w); x++ {
+				q := dst.Pix[3*(x*h+y0) : 3*(x*h+y1)]
+				in := src.Pix[3*(y0*w+x):]
+				for k := 0; k+2 < len(q); k += 3 {
+					p := in[:3:3]
+					q[k], q[k+1], q[k+2] = p[0], p[1], p[2]
+					if len(in) > 3*w {
+						in = in[3*w:]
+					}
+				}
 			}
-		}
-		out := dst.Pix[y*row : (y+1)*row]
-		out = out[:len(acc)]
-		for i, v := range acc {
-			out[i] = clip8(v)
 		}
 	}
 	return dst

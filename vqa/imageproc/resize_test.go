@@ -1,0 +1,65 @@
+package imageproc
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestWeightedRows checks the dispatching (SIMD where available) kernel
+// against the scalar one on random rows, weights that overshoot and
+// undershoot (exercising both clamps) and lengths around the vector width.
+func TestWeightedRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 7, 8, 15, 16, 17, 24, 31, 33, 100, 1536} {
+		for taps := 1; taps <= 9; taps++ {
+			rows := make([][]uint8, taps)
+			for j := range rows {
+				rows[j] = make([]uint8, n)
+				for i := range rows[j] {
+					rows[j][i] = uint8(r.IntN(256))
+				}
+			}
+			w := make([]int32, taps)
+			for j := range w {
+				w[j] = int32(r.IntN(3<<precision) - 1<<precision)
+			}
+			got, want := make([]uint8, n), make([]uint8, n)
+			weightedRows(got, rows, w)
+			weightedRowsScalar(want, rows, w, 0)
+			if !slices.Equal(got, want) {
+				t.Fatalf("n=%d taps=%d: SIMD and scalar kernels differ", n, taps)
+			}
+		}
+	}
+}
+
+func TestTranspose(t *testing.T) {
+	img := ToRGB(testImage(37, 45))
+	tr := transpose(img)
+	if tr.Width != 45 || tr.Height != 37 {
+		t.Fatalf("transposed size %dx%d", tr.Width, tr.Height)
+	}
+	if !slices.Equal(Orient(img, 5).Pix, tr.Pix) { // EXIF 5 is the transpose
+		t.Error("transpose differs from Orient(img, 5)")
+	}
+	if !slices.Equal(transpose(tr).Pix, img.Pix) {
+		t.Error("transposing twice is not the identity")
+	}
+}
+
+func BenchmarkResize(b *testing.B) {
+	img := ToRGB(testImage(640, 480))
+	b.Run("transpose", func(b *testing.B) {
+		for b.Loop() {
+			transpose(img)
+		}
+	})
+	b.Run("640x480to512x384", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Resize(img, 512, 384); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
