@@ -5,12 +5,14 @@ An independent Python transcription of the official VQA evaluation steps as
 docs/vqa-eval-spec.md describes them (GT-Vision-Lab/VQA vqaEval.py,
 a013f0043c1e2cdc995922dfe257f7149aa9af06): processPunctuation,
 processDigitArticle, the leave-one-out accuracy with the all-identical quirk,
-and the rounding. It runs under Python's own regular expressions, str.lower,
+and the rounding, on hand-picked inputs and on random strings (fixed seed)
+over an alphabet rich in the characters the rules touch. It runs under Python's own regular expressions, str.lower,
 str.split and round, and writes official_cases.json, which the Go tests read.
 
 Regenerate with: /usr/bin/python3 official_cases.py > official_cases.json
 """
 import json
+import random
 import re
 
 PUNCT = [';', '/', '[', ']', '"', '{', '}', '(', ')', '=', '+', '\\', '_', '-',
@@ -251,11 +253,29 @@ def evaluate():
     }
 
 
+def random_cases(seed=2014, n_norm=1000, n_acc=300):
+    """Random strings over an alphabet rich in the characters the rules touch."""
+    rng = random.Random(seed)
+    alphabet = (list(";/[]\"{}()=+\\_-><@`,?!.'':#$%&*~^|") + list("0123456789") + [" ", " ", "  ", "\t", "\n", "\xa0", "\x1c"]
+                + ["a", "an", "the", "two", "none", "ten", "dont", "ive", "yall'll", "twas", "cat", "Red", "ΟΔΟΣ", "Σ", "İ", "٣", "é"])
+    def rand_str():
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+    norm = [rand_str() for _ in range(n_norm)]
+    acc = []
+    for _ in range(n_acc):
+        pool = [rand_str() for _ in range(rng.randint(1, 4))]
+        humans = [rng.choice(pool) for _ in range(10)]
+        pred = rng.choice(pool + [rand_str()])
+        acc.append((pred, humans))
+    return norm, acc
+
+
 def main():
+    rnd_norm, rnd_acc = random_cases()
     out = {
         "evaluate": evaluate(),
-        "normalize": [{"in": s, "out": process_digit_article(process_punctuation(s))} for s in NORMALIZE],
-        "accuracy": [{"pred": p, "humans": h, "acc": accuracy(p, h)} for p, h in ACCURACY],
+        "normalize": [{"in": s, "out": process_digit_article(process_punctuation(s))} for s in NORMALIZE + rnd_norm],
+        "accuracy": [{"pred": p, "humans": h, "acc": accuracy(p, h)} for p, h in ACCURACY + rnd_acc],
         "round2": [{"x": x, "out": round(x, 2)} for x in
                    [2.675, 0.125, 0.375, 1.005, 43.3333333333, 66.665, 99.995, 100 * 0.3, 100 * (1 + 0.3 + 0.6) / 3]],
     }
