@@ -67,7 +67,12 @@ func accuracy(pred string, answers []vqav2.Answer) float64 {
 // clean turns newlines and tabs into spaces and trims white space at both
 // ends, as Python's str.strip does.
 func clean(s string) string {
-	s = strings.NewReplacer("\n", " ", "\t", " ").Replace(s)
+	s = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return ' '
+		}
+		return r
+	}, s)
 	return strings.TrimFunc(s, isPySpace)
 }
 

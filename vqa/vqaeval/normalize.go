@@ -3,6 +3,7 @@ package vqaeval
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // punctuation is the official list of the 21 characters handled by the
@@ -40,19 +41,33 @@ func NormalizeViLT(answer string) string {
 // processPunctuation deletes or blanks each punctuation character: deleted if
 // the input has it next to a space, or has a digit, comma, digit anywhere;
 // replaced by a space otherwise. Then every period not followed by a digit is
-// deleted (at most maxPeriodDeletions of them).
+// deleted (at most maxPeriodDeletions of them). One pass does what the
+// official code does with a replace per character, as no replacement can
+// create or remove another punctuation character.
 func processPunctuation(in string) string {
-	out := in
+	if !strings.ContainsAny(in, punctuation) {
+		return stripPeriods(in)
+	}
 	deleteAll := hasDigitCommaDigit(in)
-	for _, p := range punctuation {
-		ps := string(p)
-		if deleteAll || strings.Contains(in, ps+" ") || strings.Contains(in, " "+ps) {
-			out = strings.ReplaceAll(out, ps, "")
-		} else {
-			out = strings.ReplaceAll(out, ps, " ")
+	var nextToSpace [128]bool // by punctuation byte: appears next to a space
+	for i := 0; i < len(in); i++ {
+		if c := in[i]; c < utf8.RuneSelf && strings.IndexByte(punctuation, c) >= 0 &&
+			((i > 0 && in[i-1] == ' ') || (i+1 < len(in) && in[i+1] == ' ')) {
+			nextToSpace[c] = true
 		}
 	}
-	return stripPeriods(out)
+	var b strings.Builder
+	b.Grow(len(in))
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		switch {
+		case c >= utf8.RuneSelf || strings.IndexByte(punctuation, c) < 0:
+			b.WriteByte(c)
+		case !deleteAll && !nextToSpace[c]:
+			b.WriteByte(' ')
+		}
+	}
+	return stripPeriods(b.String())
 }
 
 // hasDigitCommaDigit reports whether s matches the regular expression
