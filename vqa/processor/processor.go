@@ -4,6 +4,7 @@
 package processor
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/vilt-go/workbook/data"
+	"github.com/vilt-go/workbook/vqa/hub"
 	"github.com/vilt-go/workbook/vqa/imageproc"
 	"github.com/vilt-go/workbook/vqa/tokenizer"
 )
@@ -29,14 +31,42 @@ type Processor struct {
 
 // Load reads a processor from a local model folder holding vocab.txt or
 // tokenizer.json, preprocessor_config.json, and tokenizer_config.json when
-// present. opts configure image decoding in [Processor.EncodeFile] (EXIF
-// orientation, pixel budget).
+// present, or from a HuggingFace Hub model id (e.g.
+// "dandelin/vilt-b32-finetuned-vqa", branch main) through the Hub cache
+// (see package hub). opts configure image decoding in
+// [Processor.EncodeFile] (EXIF orientation, pixel budget).
 func Load(dirOrHubID string, opts ...imageproc.Option) (*Processor, error) {
-	st, err := os.Stat(dirOrHubID)
-	if err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("processor: %s is not a model folder: %v", dirOrHubID, err)
+	return LoadRevision(dirOrHubID, "", opts...)
+}
+
+// LoadRevision is [Load] with a Hub revision (branch, tag, "refs/pr/N" or
+// commit; "" means main), ignored for local folders.
+func LoadRevision(dirOrHubID, revision string, opts ...imageproc.Option) (*Processor, error) {
+	dir := dirOrHubID
+	if st, err := os.Stat(dirOrHubID); err != nil || !st.IsDir() {
+		// A Hub id: fetch the slow-tokenizer files, else the fast ones.
+		var errs []error
+		for _, vocab := range []string{"vocab.txt", "tokenizer.json"} {
+			d, err := hub.Resolve(dirOrHubID, revision, "preprocessor_config.json", "tokenizer_config.json", vocab)
+			if err == nil {
+				dir, errs = d, nil
+				break
+			}
+			errs = append(errs, err)
+		}
+		if errs != nil {
+			return nil, fmt.Errorf("processor: %w", errors.Join(errs...))
+		}
 	}
-	return LoadFS(os.DirFS(dirOrHubID), ".", opts...)
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("processor: %w", err)
+	}
+	cfg, err := imageproc.ReadConfig(filepath.Join(dir, "preprocessor_config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("processor: %w", err)
+	}
+	return New(tok, cfg, opts...), nil
 }
 
 // LoadFS is [Load] on the folder dir of fsys (e.g. data.FS).
