@@ -85,3 +85,17 @@ fuzz-data:
 	$(GO) test ./vqa/vqav2/ -run '^$$' -fuzz '^FuzzReadQuestions$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./vqa/vqav2/ -run '^$$' -fuzz '^FuzzReadAnnotations$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./vqa/vqaeval/ -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+
+## fuzz-processor: fuzz image decode + processing and the tokenizer (FUZZTIME each)
+.PHONY: fuzz-processor
+fuzz-processor:
+	$(GO) test ./vqa/imageproc/ -run '^$$' -fuzz '^FuzzProcessImage$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./vqa/tokenizer/ -run '^$$' -fuzz '^FuzzTokenize$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+
+## bench-processor: decode + process a 640x480 JPEG, Go (1 and 2 cores) between two runs of the Pillow/numpy baseline
+PROC_BENCH_IMAGE ?= ../shared/fixtures/processor/images/photo_640x480.jpg
+.PHONY: bench-processor
+bench-processor:
+	$(PYTHON) vqa/processor/testdata/bench_pil.py $(PROC_BENCH_IMAGE) 60
+	$(GO) test -run '^$$' -bench 'EncodeJPEG|Stages' -cpu 1,2 ./vqa/processor/
+	$(PYTHON) vqa/processor/testdata/bench_pil.py $(PROC_BENCH_IMAGE) 60
