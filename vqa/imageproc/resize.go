@@ -180,25 +180,32 @@ func weightedRowsScalar(out []uint8, rows [][]uint8, w []int32, from int) {
 	}
 }
 
-// transpose swaps the axes of an RGB image, in tiles that stay in cache.
+// transpose swaps the axes of an RGB image. It walks 8 source rows at a
+// time so that each source column becomes one 24-byte store.
 func transpose(src RGB) RGB {
-	const tile = 16
 	w, h := src.Width, src.Height
 	dst := NewRGB(h, w)
-	for y0 := 0; y0 < h; y0 += tile {
-		y1 := min(y0+tile, h)
-		for x0 := 0; x0 < w; x0 += tile {
-			for x := x0; x < min(x0+tile, w); x++ {
-				q := dst.Pix[3*(x*h+y0) : 3*(x*h+y1)]
-				in := src.Pix[3*(y0*w+x):]
-				for k := 0; k+2 < len(q); k += 3 {
-					p := in[:3:3]
-					q[k], q[k+1], q[k+2] = p[0], p[1], p[2]
-					if len(in) > 3*w {
-						in = in[3*w:]
-					}
-				}
+	row := 3 * w
+	y0 := 0
+	for ; y0+8 <= h; y0 += 8 {
+		var r [8][]uint8
+		for k := range r {
+			r[k] = src.Pix[(y0+k)*row : (y0+k+1)*row]
+		}
+		for x := range w {
+			i := 3 * x
+			d := dst.Pix[3*(x*h+y0) : 3*(x*h+y0)+24 : 3*(x*h+y0)+24]
+			for k := range 8 {
+				p := r[k][i : i+3 : i+3]
+				q := d[3*k : 3*k+3 : 3*k+3]
+				q[0], q[1], q[2] = p[0], p[1], p[2]
 			}
+		}
+	}
+	for ; y0 < h; y0++ {
+		in := src.Pix[y0*row : (y0+1)*row]
+		for x := range w {
+			copy(dst.Pix[3*(x*h+y0):3*(x*h+y0)+3], in[3*x:3*x+3])
 		}
 	}
 	return dst

@@ -7,6 +7,8 @@ import "image"
 // color.YCbCrToRGB rounds differently and can differ by one level.
 var (
 	crR, cbB, crG, cbG [256]int32
+	// rangeLimit[i+256] is i clamped to [0, 255] (jdmaster.c's range_limit).
+	rangeLimit [768]uint8
 )
 
 func init() {
@@ -20,24 +22,17 @@ func init() {
 		crG[i] = -fix(0.71414) * x
 		cbG[i] = -fix(0.34414)*x + half
 	}
-}
-
-func clamp8(v int32) uint8 {
-	if v < 0 {
-		return 0
+	for i := range rangeLimit {
+		rangeLimit[i] = uint8(min(max(i-256, 0), 255))
 	}
-	if v > 255 {
-		return 255
-	}
-	return uint8(v)
 }
 
 // yccPixel converts one pixel like libjpeg-turbo's ycc_rgb_convert.
 func yccPixel(o []uint8, y, cb, cr uint8) {
-	yy := int32(y)
-	o[0] = clamp8(yy + crR[cr])
-	o[1] = clamp8(yy + (cbG[cb]+crG[cr])>>16)
-	o[2] = clamp8(yy + cbB[cb])
+	yy := int32(y) + 256
+	o[0] = rangeLimit[yy+crR[cr]]
+	o[1] = rangeLimit[yy+(cbG[cb]+crG[cr])>>16]
+	o[2] = rangeLimit[yy+cbB[cb]]
 }
 
 // ycbcrToRGB converts a decoded JPEG the way libjpeg-turbo (PIL) does by
@@ -90,8 +85,9 @@ func ycbcrToRGB(src *image.YCbCr, dst RGB) {
 		}
 		yrow := src.Y[y*src.YStride : y*src.YStride+w]
 		o := dst.Pix[3*y*w : 3*(y+1)*w]
+		cbs, crs := cbRow[:len(yrow)], crRow[:len(yrow)]
 		for x, yv := range yrow {
-			yccPixel(o[3*x:3*x+3], yv, cbRow[x], crRow[x])
+			yccPixel(o[3*x:3*x+3:3*x+3], yv, cbs[x], crs[x])
 		}
 	}
 }
