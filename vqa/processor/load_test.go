@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
@@ -151,5 +152,50 @@ func TestEXIFFixture(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("index.json has no load_image variant")
+	}
+}
+
+// TestConcurrentEncode encodes from several goroutines with one Processor
+// (run under -race to check that it is safe for concurrent use).
+func TestConcurrentEncode(t *testing.T) {
+	p, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fs.ReadFile(data.FS, "coco/000000039769.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	questions := []string{"How many cats are there?", "Is this crème brûlée?", "What is 日本?", ""}
+	want := make([]Encoding, len(questions))
+	for i, q := range questions {
+		if want[i], err = p.EncodeRGB(imageproc.RGB{Pix: make([]uint8, 3*64*48), Width: 64, Height: 48}, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			img, err := imageproc.DecodeBytes(b)
+			if err == nil {
+				_, err = p.EncodeRGB(img, questions[g%len(questions)])
+			}
+			for i, q := range questions {
+				if err != nil {
+					break
+				}
+				var got Encoding
+				got, err = p.EncodeRGB(imageproc.RGB{Pix: make([]uint8, 3*64*48), Width: 64, Height: 48}, q)
+				if err == nil && (!slices.Equal(got.InputIDs, want[i].InputIDs) || !slices.Equal(got.PixelValues, want[i].PixelValues)) {
+					err = fmt.Errorf("goroutine %d: encoding of %q differs", g, q)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
