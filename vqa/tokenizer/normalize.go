@@ -5,6 +5,8 @@ import (
 	"unicode"
 
 	"github.com/sugarme/tokenizer/normalizer"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/language"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -42,7 +44,9 @@ func (b bertNormalizer) apply(s string) string {
 	}
 	s = norm.NFC.String(sb.String())
 	if b.lowerCase {
-		s = strings.ToLower(s)
+		// Full Unicode lower-casing like Python's str.lower (final sigma,
+		// U+0130 -> "i\u0307"), not strings.ToLower's simple mapping.
+		s = cases.Lower(language.Und).String(s)
 	}
 	if b.stripAccents {
 		s = stripMn(norm.NFD.String(s))
