@@ -85,8 +85,9 @@ func DecodeBytes(data []byte, opts ...Option) (RGB, error) {
 
 // ToRGB converts an image to 8-bit RGB the way PIL's convert("RGB") does:
 // alpha is dropped without compositing (non-premultiplied values are kept),
-// gray is copied into R, G and B, palettes are looked up, 16-bit samples
-// keep their high byte. Decoded JPEGs (YCbCr) are upsampled and converted
+// gray is copied into R, G and B, palettes are looked up, 16-bit colour
+// samples keep their high byte while 16-bit gray is clipped to 255 (PIL
+// reads it as 32-bit integers). Decoded JPEGs (YCbCr) are upsampled and converted
 // like libjpeg-turbo does by default (see ycbcrToRGB).
 func ToRGB(img image.Image) RGB {
 	b := img.Bounds()
@@ -122,6 +123,15 @@ func ToRGB(img image.Image) RGB {
 			row := src.Pix[y*src.Stride : y*src.Stride+w]
 			o := out[3*y*w : 3*(y+1)*w]
 			for x, v := range row {
+				o[3*x], o[3*x+1], o[3*x+2] = v, v, v
+			}
+		}
+	case *image.Gray16:
+		// PIL opens 16-bit gray as mode "I"; convert("RGB") clips to 255.
+		for y := range h {
+			o := out[3*y*w : 3*(y+1)*w]
+			for x := range w {
+				v := uint8(min(src.Gray16At(b.Min.X+x, b.Min.Y+y).Y, 255))
 				o[3*x], o[3*x+1], o[3*x+2] = v, v, v
 			}
 		}
