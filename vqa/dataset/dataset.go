@@ -69,12 +69,6 @@ type Dataset struct {
 // and computes their targets over labels. Every image file must exist,
 // unless o.SkipMissing.
 func Load(root, split string, labels vqav2.LabelMap, p *processor.Processor, o Options) (*Dataset, error) {
-	if labels.Len() == 0 {
-		return nil, errors.New("dataset: empty label map")
-	}
-	if p == nil {
-		return nil, errors.New("dataset: nil processor")
-	}
 	qs, err := vqav2.ReadQuestions(vqav2.QuestionsPath(root, split))
 	if err != nil {
 		return nil, fmt.Errorf("dataset: %w", err)
@@ -86,6 +80,19 @@ func Load(root, split string, labels vqav2.LabelMap, p *processor.Processor, o O
 	exs, _, err := vqav2.Join(qs, anns)
 	if err != nil {
 		return nil, fmt.Errorf("dataset: %s: %w", split, err)
+	}
+	return FromExamples(root, split, exs, labels, p, o)
+}
+
+// FromExamples is [Load] on examples already read: questions joined with
+// their annotations, or questions alone (zero Annotation: an all-zero
+// target), e.g. to predict answers for a test split.
+func FromExamples(root, split string, exs []vqav2.Example, labels vqav2.LabelMap, p *processor.Processor, o Options) (*Dataset, error) {
+	if labels.Len() == 0 {
+		return nil, errors.New("dataset: empty label map")
+	}
+	if p == nil {
+		return nil, errors.New("dataset: nil processor")
 	}
 	if o.Limit > 0 && o.Limit < len(exs) {
 		exs = exs[:o.Limit]

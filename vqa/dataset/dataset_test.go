@@ -370,3 +370,42 @@ func TestLoaderIsATrainingDataset(t *testing.T) {
 		t.Error("two Iter calls gave the same first batch: epochs are not advancing")
 	}
 }
+
+func TestLoaderTrimText(t *testing.T) {
+	ds := load(t, Options{})
+	full, _ := NewLoader(ds, LoaderOptions{BatchSize: 3})
+	trim, _ := NewLoader(ds, LoaderOptions{BatchSize: 3, TrimText: true})
+	var fulls []*Batch
+	for b, err := range full.Epoch(context.Background(), 0, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		fulls = append(fulls, b)
+	}
+	k := 0
+	for b, err := range trim.Epoch(context.Background(), 0, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := fulls[k]
+		k++
+		used := 0
+		for i, m := range f.AttentionMask {
+			if m != 0 {
+				used = max(used, i%f.SeqLen+1)
+			}
+		}
+		if b.SeqLen%8 != 0 || b.SeqLen < used || b.SeqLen >= used+8 {
+			t.Errorf("trimmed batch has %d text columns for %d used ones, want the next multiple of 8", b.SeqLen, used)
+		}
+		for i := range b.Size {
+			row := f.AttentionMask[i*f.SeqLen : (i+1)*f.SeqLen]
+			if slices.Contains(row[b.SeqLen:], 1) {
+				t.Errorf("a trimmed column was attended to")
+			}
+			if !slices.Equal(b.InputIDs[i*b.SeqLen:(i+1)*b.SeqLen], f.InputIDs[i*f.SeqLen:i*f.SeqLen+b.SeqLen]) {
+				t.Errorf("row %d: trimmed ids differ from the full ones", i)
+			}
+		}
+	}
+}

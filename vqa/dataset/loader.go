@@ -43,6 +43,11 @@ type LoaderOptions struct {
 	// SkipBroken leaves out (and counts in [Loader.Skipped]) examples whose
 	// image cannot be decoded, instead of failing.
 	SkipBroken bool
+	// TrimText cuts the text columns that are padding in every example of
+	// the batch, keeping a multiple of 8 tokens (like padding=True instead
+	// of padding="max_length"): less compute, a few more graph shapes. The
+	// model's outputs do not change: padding tokens are masked.
+	TrimText bool
 }
 
 // Loader batches a [Dataset]. It implements GoMLX's train.Dataset: each
@@ -289,7 +294,40 @@ func (l *Loader) build(idx []int) (*Batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dataset: %w", err)
 	}
+	if l.opt.TrimText {
+		trimText(b.Batch)
+	}
 	return b, nil
+}
+
+// trimTo is the granularity of TrimText's sequence lengths.
+const trimTo = 8
+
+// trimText drops the trailing text columns that no example attends to,
+// keeping a multiple of trimTo.
+func trimText(b *processor.Batch) {
+	used := 0
+	for i := range b.Size {
+		for j := b.SeqLen - 1; j >= used; j-- {
+			if b.AttentionMask[i*b.SeqLen+j] != 0 {
+				used = j + 1
+				break
+			}
+		}
+	}
+	keep := min(b.SeqLen, max(trimTo, (used+trimTo-1)/trimTo*trimTo))
+	if keep == b.SeqLen {
+		return
+	}
+	cut := func(xs []int32) []int32 {
+		out := make([]int32, b.Size*keep)
+		for i := range b.Size {
+			copy(out[i*keep:(i+1)*keep], xs[i*b.SeqLen:])
+		}
+		return out
+	}
+	b.InputIDs, b.AttentionMask, b.TokenTypeIDs = cut(b.InputIDs), cut(b.AttentionMask), cut(b.TokenTypeIDs)
+	b.SeqLen = keep
 }
 
 // NumBatches returns the number of batches in an epoch (before skipping

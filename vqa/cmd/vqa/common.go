@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/vilt-go/workbook/data"
+	"github.com/vilt-go/workbook/vqa/hub"
+	"github.com/vilt-go/workbook/vqa/processor"
+	"github.com/vilt-go/workbook/vqa/workbook"
+)
+
+// dataRoot returns the VQAv2 folder to read: flag value, else $VQA_DATA,
+// else the repository's data/vqav2-mini.
+func dataRoot(flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	return workbook.DataRoot()
+}
+
+// processorFiles are the files of a processor folder, copied into trained
+// and exported models.
+var processorFiles = []string{"preprocessor_config.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"}
+
+// processorSource returns the file system and folder holding the processor
+// files for a model: the model's own folder (or Hub snapshot) when it has
+// them, else the default processor embedded in package data.
+func processorSource(modelRef string) (fs.FS, string) {
+	if modelRef != "" {
+		if dir, err := hub.Resolve(modelRef, "", "preprocessor_config.json", "vocab.txt"); err == nil {
+			return os.DirFS(dir), "."
+		}
+	}
+	return data.FS, processor.DefaultDir
+}
+
+// loadProcessor loads the processor for modelRef; imageSize > 0 overrides
+// the shorter edge images are resized to.
+func loadProcessor(modelRef string, imageSize int) (*processor.Processor, error) {
+	fsys, dir := processorSource(modelRef)
+	p, err := processor.LoadFS(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	if imageSize > 0 {
+		cfg := p.ImageConfig()
+		cfg.ShortestEdge = imageSize
+		p = processor.New(p.Tokenizer(), cfg)
+	}
+	return p, nil
+}
+
+// writeProcessorFiles copies the processor files of modelRef's source into
+// dir, setting "size" in preprocessor_config.json to the processor's
+// shorter edge, so that dir loads with processor.Load.
+func writeProcessorFiles(dir, modelRef string, p *processor.Processor) error {
+	fsys, src := processorSource(modelRef)
+	for _, name := range processorFiles {
+		b, err := fs.ReadFile(fsys, filepath.ToSlash(filepath.Join(src, name)))
+		if err != nil {
+			return fmt.Errorf("copying processor files: %w", err)
+		}
+		if name == "preprocessor_config.json" {
+			var cfg map[string]any
+			if err := json.Unmarshal(b, &cfg); err != nil {
+				return fmt.Errorf("copying processor files: %s: %w", name, err)
+			}
+			cfg["size"] = p.ImageConfig().ShortestEdge
+			if b, err = json.MarshalIndent(cfg, "", "  "); err != nil {
+				return err
+			}
+			b = append(b, '\n')
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("copying processor files: %w", err)
+		}
+	}
+	return nil
+}
+
+// logw returns w, or io.Discard when quiet.
+func logw(w io.Writer, quiet bool) io.Writer {
+	if quiet {
+		return io.Discard
+	}
+	return w
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+
+	"github.com/vilt-go/workbook/vqa/backend"
+	"github.com/vilt-go/workbook/vqa/evaluate"
+	"github.com/vilt-go/workbook/vqa/predict"
+	"github.com/vilt-go/workbook/vqa/train"
+	"github.com/vilt-go/workbook/vqa/vqav2"
+)
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval", "Prints the official VQA accuracy of a model on a split (or of a results file in the official\n"+
+		"format [{\"question_id\": ..., \"answer\": ...}]), overall and per answer type, next to the\n"+
+		"majority-answer baseline (its answer taken from train2014 when present, else from the split).", stderr)
+	var d dataFlags
+	d.register(fs, "val2014")
+	modelRef := fs.String("model", "", "model to evaluate (folder, training folder or Hub id)")
+	results := fs.String("results", "", "score this results file instead of running a model")
+	writeResults := fs.String("write-results", "", "also write the model's answers to this results file")
+	batch := fs.Int("batch", 8, "batch size")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	root, err := dataRoot(d.root)
+	if err != nil {
+		return err
+	}
+	var rep evaluate.Report
+	switch {
+	case *results != "":
+		ref := vqav2.AnnotationsPath(root, "train2014")
+		if _, err := os.Stat(ref); err != nil || d.split == "train2014" {
+			ref = ""
+		}
+		rep, err = evaluate.ScoreFile(vqav2.AnnotationsPath(root, d.split), *results, ref)
+	case *modelRef != "":
+		rep, err = evalModel(ctx, root, d, *modelRef, *batch, *writeResults, stderr)
+	default:
+		return errors.New("give -model or -results")
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return rep.WriteJSON(stdout)
+	}
+	return rep.WriteText(stdout)
+}
+
+// evalModel runs modelRef over the split and scores its answers.
+func evalModel(ctx context.Context, root string, d dataFlags, modelRef string, batch int, writeResults string, stderr io.Writer) (evaluate.Report, error) {
+	m, _, err := train.Load(modelRef, nil, 0)
+	if err != nil {
+		return evaluate.Report{}, err
+	}
+	labels, err := vqav2.NewLabelMap(m.Labels())
+	if err != nil {
+		return evaluate.Report{}, err
+	}
+	proc, err := loadProcessor(modelRef, d.imageSize)
+	if err != nil {
+		return evaluate.Report{}, err
+	}
+	b, err := backend.New(stderr)
+	if err != nil {
+		return evaluate.Report{}, err
+	}
+	defer b.Finalize()
+	pred, err := predict.New(b, m, proc)
+	if err != nil {
+		return evaluate.Report{}, err
+	}
+	defer pred.Close()
+	rep, answers, err := evaluateSplit(ctx, pred, root, d, labels, batch)
+	if err != nil {
+		return rep, err
+	}
+	if writeResults != "" {
+		if err := vqav2.WriteResults(writeResults, answers); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vilt-go/workbook/vqa/evaluate"
+	"github.com/vilt-go/workbook/vqa/internal/testutil"
+	"github.com/vilt-go/workbook/vqa/predict"
+)
+
+// TestPipeline trains a tiny model for a few steps on the mini dataset,
+// then predicts, evaluates, writes and scores a results file and exports,
+// all through the command line.
+func TestPipeline(t *testing.T) {
+	root := filepath.Join(testutil.ModuleRoot(t), "data", "vqav2-mini")
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := runCLI(t, "train", "-data", root, "-limit", "16", "-image-size", "64", "-trim-text",
+		"-max-steps", "2", "-batch", "8", "-out", out, "-quiet", "-eval", "val2014")
+	if code != 0 {
+		t.Fatalf("train: code %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, s := range []string{"Epoch: 0", "Loss: ", "trained to step 2", "VQA accuracy", "baseline (always"} {
+		if !strings.Contains(stdout, s) {
+			t.Errorf("train output lacks %q:\n%s", s, stdout)
+		}
+	}
+	for _, f := range append([]string{"config.json", "model.safetensors", "loss.csv"}, processorFiles...) {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("training folder: %v", err)
+		}
+	}
+
+	cat := filepath.Join(testutil.ModuleRoot(t), "data", "coco", "000000039769.png")
+	code, stdout, stderr = runCLI(t, "predict", "-model", out, "-image", cat, "-question", "How many cats are there?", "-top", "3", "-json")
+	if code != 0 {
+		t.Fatalf("predict: code %d\n%s", code, stderr)
+	}
+	var p predict.Prediction
+	if err := json.Unmarshal([]byte(stdout), &p); err != nil || len(p.Top) != 3 {
+		t.Fatalf("predict -json: %v\n%s", err, stdout)
+	}
+	// The trained folder's processor resizes to 64: 640x480 becomes 64x85 -> 64x64 after flooring to 32.
+	if got := p.Shapes["pixel_values"]; len(got) != 4 || got[2] != 64 {
+		t.Errorf("pixel_values shape %v: the processor files written by train were not used", got)
+	}
+
+	results := filepath.Join(t.TempDir(), "results.json")
+	code, stdout, stderr = runCLI(t, "eval", "-model", out, "-data", root, "-split", "val2014", "-limit", "12", "-write-results", results, "-json")
+	if code != 0 {
+		t.Fatalf("eval: code %d\n%s", code, stderr)
+	}
+	var fromModel evaluate.Report
+	if err := json.Unmarshal([]byte(stdout), &fromModel); err != nil || fromModel.N != 12 {
+		t.Fatalf("eval -json: %v\n%s", err, stdout)
+	}
+
+	// Scoring the written results file needs annotations for exactly its
+	// questions: the first 12 of val2014.
+	code, _, stderr = runCLI(t, "eval", "-results", results, "-data", root, "-split", "val2014")
+	if code != 1 || !strings.Contains(stderr, "have no answer") {
+		t.Errorf("results for 12 of the split's questions: code %d, stderr %q; want the official coverage error", code, stderr)
+	}
+
+	exported := filepath.Join(t.TempDir(), "hf")
+	if code, _, stderr = runCLI(t, "export", "-model", out, "-out", exported); code != 0 {
+		t.Fatalf("export: code %d\n%s", code, stderr)
+	}
+	code, stdout, _ = runCLI(t, "predict", "-model", exported, "-image", cat, "-question", "How many cats are there?", "-top", "3", "-json")
+	var again predict.Prediction
+	if code != 0 || json.Unmarshal([]byte(stdout), &again) != nil || again.Top[0] != p.Top[0] {
+		t.Errorf("the exported model answers %+v, the training folder %+v", again.Top, p.Top)
+	}
+}
