@@ -98,9 +98,10 @@ func New(vocab map[string]int, opts Options) (*Tokenizer, error) {
 	for k, id := range vocab {
 		v[k] = id
 	}
+	// Both pipelines share one (read-only) WordPiece model.
+	wp := wordpiece.NewWordPieceBuilder().Vocab(&v).UnkToken(opts.UnkToken).
+		ContinuingSubwordPrefix("##").MaxInputCharsPerWord(opts.MaxInputCharsPerWord).Build()
 	build := func() *sugar.Tokenizer {
-		wp := wordpiece.NewWordPieceBuilder().Vocab(&v).UnkToken(opts.UnkToken).
-			ContinuingSubwordPrefix("##").MaxInputCharsPerWord(opts.MaxInputCharsPerWord).Build()
 		tk := sugar.NewTokenizer(wp)
 		tk.WithNormalizer(norm)
 		tk.WithPreTokenizer(pretokenizer.NewBertPreTokenizer())
