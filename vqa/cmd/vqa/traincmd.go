@@ -65,6 +65,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	preset := fs.String("preset", "tiny", "model size preset with random initialisation (tiny, base); ignored with -model")
 	modelRef := fs.String("model", "", "start from this checkpoint (folder or Hub id) instead of a preset")
 	keepLabels := fs.Bool("keep-labels", false, "keep the checkpoint's answer labels instead of building them from the data")
+	labelsFrom := fs.String("labels", "", "take the answer labels from this config.json (id2label) instead of the data, e.g. data/vilt-b32-finetuned-vqa/config.json")
 	minCount := fs.Int("min-count", 1, "answer labels: keep answers that are the majority answer at least this often")
 	topK := fs.Int("top-labels", 0, "answer labels: keep only the most frequent N (0: all)")
 	out := fs.String("out", "runs/vqa", "training folder (checkpoints, loss curve, final HuggingFace model)")
@@ -117,7 +118,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	m, err := setUpModel(root, d, *modelRef, *preset, *keepLabels, *minCount, *topK, *seed, stdout)
+	m, err := setUpModel(root, d, *modelRef, *preset, *labelsFrom, *keepLabels, *minCount, *topK, *seed, stdout)
 	if err != nil {
 		return err
 	}
@@ -191,21 +192,30 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // setUpModel returns the model to train: the checkpoint modelRef (keeping
-// its labels, or with a new head for the split's answers) or a preset with
-// labels from the split's answers.
-func setUpModel(root string, d dataFlags, modelRef, preset string, keepLabels bool, minCount, topK int, seed uint64, stdout io.Writer) (*train.Model, error) {
+// its labels, or with a new head for the new labels) or a preset; new
+// labels come from labelsFrom (a config.json) or the split's answers.
+func setUpModel(root string, d dataFlags, modelRef, preset, labelsFrom string, keepLabels bool, minCount, topK int, seed uint64, stdout io.Writer) (*train.Model, error) {
 	if modelRef != "" && keepLabels {
 		m, _, err := train.Load(modelRef, nil, seed)
 		return m, err
 	}
-	anns, err := vqav2.ReadAnnotations(vqav2.AnnotationsPath(root, d.split))
-	if err != nil {
-		return nil, err
+	var labels []string
+	if labelsFrom != "" {
+		lm, err := vqav2.ReadLabelMap(labelsFrom)
+		if err != nil {
+			return nil, err
+		}
+		labels = lm.ID2Label
+	} else {
+		anns, err := vqav2.ReadAnnotations(vqav2.AnnotationsPath(root, d.split))
+		if err != nil {
+			return nil, err
+		}
+		if d.limit > 0 && d.limit < len(anns) {
+			anns = anns[:d.limit]
+		}
+		labels = vqav2.BuildVocab(anns, nil, minCount, topK).ID2Label
 	}
-	if d.limit > 0 && d.limit < len(anns) {
-		anns = anns[:d.limit]
-	}
-	labels := vqav2.BuildVocab(anns, nil, minCount, topK).ID2Label
 	if modelRef == "" {
 		return train.NewFromPreset(preset, labels, seed)
 	}
