@@ -9,6 +9,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/dtypes/bfloat16"
+	"github.com/gomlx/compute/dtypes/float16"
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/checkpoint"
 
@@ -78,6 +82,9 @@ func Load(dirOrID string, labels []string, seed uint64) (*Model, vilt.Report, er
 	if err != nil {
 		return nil, vilt.Report{}, fmt.Errorf("train: reading the weights in %s: %w", dir, err)
 	}
+	if err := toFloat32(ws); err != nil {
+		return nil, vilt.Report{}, fmt.Errorf("train: %s: %w", file, err)
+	}
 	if labels != nil && !sameLabels(cfg, labels) {
 		cfg.SetLabels(labels)
 		for k := range ws {
@@ -135,14 +142,23 @@ func (m *Model) Labels() []string {
 }
 
 // Export writes the model as a HuggingFace folder: config.json and
-// model.safetensors (loadable by transformers' ViltForQuestionAnswering).
-func (m *Model) Export(dir string) error {
+// model.safetensors (loadable by transformers' ViltForQuestionAnswering),
+// with the weights stored as dtype: Float32, or Float16 / BFloat16 for a
+// file half the size ([Load] converts them back to float32).
+func (m *Model) Export(dir string, dtype dtypes.DType) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("train: export: %w", err)
 	}
 	ws, err := vilt.StateDict(m.Store, m.Config)
 	if err != nil {
 		return fmt.Errorf("train: export: %w", err)
+	}
+	if dtype != dtypes.Float32 {
+		for k, t := range ws {
+			if ws[k], err = halve(t, dtype); err != nil {
+				return fmt.Errorf("train: export: %s: %w", k, err)
+			}
+		}
 	}
 	if err := hfweights.WriteSafetensors(filepath.Join(dir, "model.safetensors"), ws, map[string]string{"format": "pt"}); err != nil {
 		return fmt.Errorf("train: export: %w", err)
@@ -175,4 +191,59 @@ func loadLatest(store *model.Store, dir string) (string, error) {
 		return "", fmt.Errorf("train: no checkpoint in %s (%v)", dir, err)
 	}
 	return names[len(names)-1], nil
+}
+
+// toFloat32 converts the float16 and bfloat16 tensors of ws to float32.
+func toFloat32(ws map[string]*tensors.Tensor) error {
+	for k, t := range ws {
+		var out []float32
+		var err error
+		switch t.DType() {
+		case dtypes.Float16:
+			err = t.ConstFlatData(func(flat any) {
+				for _, x := range flat.([]float16.Float16) {
+					out = append(out, x.Float32())
+				}
+			})
+		case dtypes.BFloat16:
+			err = t.ConstFlatData(func(flat any) {
+				for _, x := range flat.([]bfloat16.BFloat16) {
+					out = append(out, x.Float32())
+				}
+			})
+		default:
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("converting %s to float32: %w", k, err)
+		}
+		ws[k] = tensors.FromFlatDataAndDimensions(out, t.Shape().Dimensions...)
+	}
+	return nil
+}
+
+// halve converts a float32 tensor to float16 or bfloat16 (other dtypes,
+// e.g. the int64 position_ids buffer, are kept).
+func halve(t *tensors.Tensor, dtype dtypes.DType) (*tensors.Tensor, error) {
+	if t.DType() != dtypes.Float32 {
+		return t, nil
+	}
+	var out *tensors.Tensor
+	err := t.ConstFlatData(func(flat any) {
+		xs := flat.([]float32)
+		switch dtype {
+		case dtypes.Float16:
+			out = tensors.FromFlatDataAndDimensions(float16.FromFloat32s(xs...), t.Shape().Dimensions...)
+		case dtypes.BFloat16:
+			hs := make([]bfloat16.BFloat16, len(xs))
+			for i, x := range xs {
+				hs[i] = bfloat16.FromFloat32(x)
+			}
+			out = tensors.FromFlatDataAndDimensions(hs, t.Shape().Dimensions...)
+		}
+	})
+	if err == nil && out == nil {
+		err = fmt.Errorf("dtype %s: want float32, float16 or bfloat16", dtype)
+	}
+	return out, err
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX graph-building idiom.
 	"github.com/gomlx/gomlx/ml/model"
 
@@ -284,7 +285,7 @@ func TestExportLoad(t *testing.T) {
 	l := miniLoader(t, 8, 4)
 	m := tinyModel(t, l, 1)
 	dir := t.TempDir()
-	if err := m.Export(dir); err != nil {
+	if err := m.Export(dir, dtypes.Float32); err != nil {
 		t.Fatal(err)
 	}
 	back, rep, err := Load(dir, nil, 0)
@@ -299,6 +300,23 @@ func TestExportLoad(t *testing.T) {
 	}
 	if d, where := maxRelDiff(params(t, back), params(t, m)); d != 0 {
 		t.Errorf("exported parameters differ by %.3g at %s", d, where)
+	}
+	// Half precision: half the file, values within float16 rounding.
+	half := t.TempDir()
+	if err := m.Export(half, dtypes.Float16); err != nil {
+		t.Fatal(err)
+	}
+	small, _, err := Load(half, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, where := maxRelDiff(params(t, small), params(t, m)); d > 1e-3 {
+		t.Errorf("float16 export differs by %.3g (relative) at %s; float16 keeps 11 bits", d, where)
+	}
+	st32, _ := os.Stat(filepath.Join(dir, "model.safetensors"))
+	st16, _ := os.Stat(filepath.Join(half, "model.safetensors"))
+	if st16.Size()*2 > st32.Size()+1<<16 {
+		t.Errorf("float16 file %d bytes, float32 %d", st16.Size(), st32.Size())
 	}
 	// New labels: the head is re-initialised and reported missing, like
 	// fine-tuning from an MLM checkpoint.

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/gomlx/compute/dtypes"
+
 	"github.com/vilt-go/workbook/vqa/backend"
 	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/predict"
@@ -140,6 +142,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	modelRef := fs.String("model", "", "model to export (e.g. the -out folder of vqa train)")
 	out := fs.String("out", "", "folder to write")
 	imageSize := fs.Int("image-size", 0, "shorter edge written to preprocessor_config.json (0: keep the model's)")
+	dtypeName := fs.String("dtype", "float32", "weight type in model.safetensors: float32, float16 or bfloat16 (half the size)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -154,7 +157,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if err := m.Export(*out); err != nil {
+	dtype, ok := map[string]dtypes.DType{"float32": dtypes.Float32, "float16": dtypes.Float16, "bfloat16": dtypes.BFloat16}[*dtypeName]
+	if !ok {
+		return fmt.Errorf("-dtype %q: want float32, float16 or bfloat16", *dtypeName)
+	}
+	if err := m.Export(*out, dtype); err != nil {
 		return err
 	}
 	if err := writeProcessorFiles(*out, *modelRef, proc); err != nil {

@@ -11,6 +11,8 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/gomlx/compute/dtypes"
+
 	"github.com/vilt-go/workbook/vqa/backend"
 	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/evaluate"
@@ -160,6 +162,14 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !*quiet {
 		cfg.Progress = stderr
 	}
+	// The processor files first, so that the folder can be evaluated while
+	// training runs (the latest checkpoint is read).
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	if err := writeProcessorFiles(*out, *modelRef, proc); err != nil {
+		return err
+	}
 	res, err := train.Run(ctx, b, m, loader, cfg)
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%w; checkpoint saved in %s: run the same command again to resume", err, *out)
@@ -168,10 +178,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "trained to step %d in %s (%.2f examples/s after the first step)\n", res.Steps, res.Elapsed.Round(time.Second), res.ExamplesPerSecond)
-	if err := m.Export(*out); err != nil {
-		return err
-	}
-	if err := writeProcessorFiles(*out, *modelRef, proc); err != nil {
+	if err := m.Export(*out, dtypes.Float32); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "model written to %s (config.json, model.safetensors, processor files); loss curve in %s\n", *out, filepath.Join(*out, "loss.csv"))
