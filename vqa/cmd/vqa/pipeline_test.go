@@ -23,7 +23,7 @@ func TestPipeline(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("train: code %d\n%s\n%s", code, stdout, stderr)
 	}
-	for _, s := range []string{"Epoch: 0", "Loss: ", "trained to step 2", "VQA accuracy", "baseline (always"} {
+	for _, s := range []string{"first example:", "decoded input_ids: [CLS]", "Epoch: 0", "Loss: ", "trained to step 2", "VQA accuracy", "baseline (always"} {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("train output lacks %q:\n%s", s, stdout)
 		}

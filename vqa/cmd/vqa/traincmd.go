@@ -134,6 +134,14 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "%s/%s: %d questions, %d answer labels, %d skipped (missing image), %d annotator answers outside the labels\n",
 		root, d.split, ds.Len(), labels.Len(), ds.Skipped, ds.UnknownAnswers)
+	first, err := ds.Example(0)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "first example:")
+	if err := ds.Describe(stdout, first); err != nil {
+		return err
+	}
 	lo := d.loaderOptions(*batch)
 	lo.Shuffle, lo.Seed = !*noShuffle, *seed
 	loader, err := dataset.NewLoader(ds, lo)
