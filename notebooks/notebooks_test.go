@@ -66,6 +66,14 @@ var expected = map[string]expectation{
 		`decoded input_ids: \[CLS\] [^\[]+ \[SEP\] \[PAD\]`,
 		`labels: \S+=`,
 	}, images: 1},
+	"04_model.ipynb": {outputs: []string{
+		`Model: (dandelin/vilt-b32-mlm \(pre-trained weights\)|the offline "base" preset)`,
+		`hidden 768, layers 12, heads 12, MLP 3072, gelu, patch 32x32, image size 384, text length 40, vocabulary 30522, answers 3129`,
+		`vilt\.encoder\.layer\.N \(each of 12\)`,
+		`classifier\.0\.weight +\[1536 768\]`,
+		`classifier\.3\.weight +\[3129 1536\]`,
+		`total +[1-9]\d* parameters`,
+	}},
 	"05_collate_and_dataloader.ipynb": {outputs: []string{
 		`batch: input_ids \[4 40\], pixel_values \[4 3 \d+ \d+\], pixel_mask \[4 \d+ \d+\]`,
 		`input_ids +\[4 40\]\nattention_mask +\[4 40\]\ntoken_type_ids +\[4 40\]\npixel_values +\[4 3 \d+ \d+\]\npixel_mask +\[4 \d+ \d+\]\nlabels +\[4 3129\]`,
