@@ -116,8 +116,8 @@ type Point struct {
 	Seconds float64 // training time since the run (or its first part) started
 }
 
-// curveHeader is the header line of loss.csv.
-var curveHeader = []string{"step", "epoch", "loss", "lr", "seconds"}
+// curveHeader returns the header line of loss.csv.
+func curveHeader() []string { return []string{"step", "epoch", "loss", "lr", "seconds"} }
 
 // writeCurve writes points as CSV to path, atomically.
 func writeCurve(path string, points []Point) error {
@@ -127,7 +127,7 @@ func writeCurve(path string, points []Point) error {
 		return fmt.Errorf("train: writing the loss curve: %w", err)
 	}
 	w := csv.NewWriter(f)
-	w.Write(curveHeader)
+	w.Write(curveHeader())
 	for _, p := range points {
 		w.Write([]string{strconv.Itoa(p.Step), strconv.Itoa(p.Epoch), strconv.FormatFloat(p.Loss, 'g', -1, 64),
 			strconv.FormatFloat(p.LR, 'g', -1, 64), strconv.FormatFloat(p.Seconds, 'f', 3, 64)})
@@ -158,8 +158,8 @@ func parseCurve(r io.Reader, name string) ([]Point, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loss curve %s: %w", name, err)
 	}
-	if len(rows) == 0 || !slices.Equal(rows[0], curveHeader) {
-		return nil, fmt.Errorf("loss curve %s: want the header %s", name, strings.Join(curveHeader, ","))
+	if len(rows) == 0 || !slices.Equal(rows[0], curveHeader()) {
+		return nil, fmt.Errorf("loss curve %s: want the header %s", name, strings.Join(curveHeader(), ","))
 	}
 	var pts []Point
 	for i, row := range rows[1:] {

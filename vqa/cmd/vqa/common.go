@@ -23,9 +23,11 @@ func dataRoot(flagValue string) (string, error) {
 	return workbook.DataRoot()
 }
 
-// processorFiles are the files of a processor folder, copied into trained
-// and exported models.
-var processorFiles = []string{"preprocessor_config.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"}
+// processorFiles returns the files of a processor folder, copied into
+// trained and exported models.
+func processorFiles() []string {
+	return []string{"preprocessor_config.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"}
+}
 
 // processorSource returns the file system and folder holding the processor
 // files for a model: the model's own folder (or Hub snapshot) when it has
@@ -60,7 +62,7 @@ func loadProcessor(modelRef string, imageSize int) (*processor.Processor, error)
 // shorter edge, so that dir loads with processor.Load.
 func writeProcessorFiles(dir, modelRef string, p *processor.Processor) error {
 	fsys, src := processorSource(modelRef)
-	for _, name := range processorFiles {
+	for _, name := range processorFiles() {
 		b, err := fs.ReadFile(fsys, filepath.ToSlash(filepath.Join(src, name)))
 		if err != nil {
 			return fmt.Errorf("copying processor files: %w", err)

@@ -28,7 +28,7 @@ func TestPipeline(t *testing.T) {
 			t.Errorf("train output lacks %q:\n%s", s, stdout)
 		}
 	}
-	for _, f := range append([]string{"config.json", "model.safetensors", "loss.csv"}, processorFiles...) {
+	for _, f := range append([]string{"config.json", "model.safetensors", "loss.csv"}, processorFiles()...) {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("training folder: %v", err)
 		}
