@@ -10,6 +10,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 // parseSVG checks that svg is well-formed XML and counts its elements by name.
@@ -245,4 +246,21 @@ func TestPNG(t *testing.T) {
 		t.Error(err)
 	}
 	ShowSVG("<svg/>", "alt")
+}
+
+func TestProgressHTML(t *testing.T) {
+	p := NewProgress("training <tiny>", 40)
+	got := p.HTML(10, 0.5, 20*time.Second)
+	for _, want := range []string{`training &lt;tiny&gt;`, `<progress value="10" max="40">`, `step 10/40`, `loss 0.5`, `20s elapsed`, `1m0s left`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("HTML(10 of 40 after 20s) = %q, lacks %q", got, want)
+		}
+	}
+	if got := p.HTML(0, 1, 0); !strings.Contains(got, "? left") {
+		t.Errorf("HTML before the first step = %q, want an unknown time left", got)
+	}
+	if got := p.HTML(99, 1, time.Minute); !strings.Contains(got, `value="40"`) || !strings.Contains(got, "0s left") {
+		t.Errorf("HTML past the end = %q, want it clamped to 40/40", got)
+	}
+	p.Update(1, 2) // outside a notebook: nothing happens
 }
