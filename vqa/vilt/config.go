@@ -181,13 +181,23 @@ func ParseConfig(data []byte) (*Config, error) {
 			c.ID2Label[id] = v
 		}
 	}
-	if len(lm.Label2ID) > 0 {
+	switch {
+	case len(lm.Label2ID) > 0 && c.ID2Label == nil:
+		c.ID2Label = make(map[int]string, len(lm.Label2ID))
+		for l, id := range lm.Label2ID {
+			c.ID2Label[id] = l
+		}
 		c.Label2ID = lm.Label2ID
-	} else if c.ID2Label != nil {
+	case len(lm.Label2ID) > 0:
+		c.Label2ID = lm.Label2ID
+	case c.ID2Label != nil:
 		c.Label2ID = make(map[string]int, len(c.ID2Label))
 		for id, l := range c.ID2Label {
 			c.Label2ID[l] = id
 		}
+	}
+	if len(c.Architectures) == 0 {
+		c.Architectures = nil
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

@@ -252,9 +252,20 @@ func encoderLayer(scope *model.Scope, cfg *Config, x, addMask *Node, wantProbs b
 	ctx, probs := selfAttention(attnScope.In("attention"), cfg, h, addMask, wantProbs)
 	x = Add(linear(attnScope.In("output").In("dense"), ctx, cfg.HiddenSize, cfg.HiddenSize), x)
 	h = layerNorm(scope.In("layernorm_after"), x, cfg.LayerNormEps)
-	h = linear(scope.In("intermediate").In("dense"), h, cfg.HiddenSize, cfg.IntermediateSize, activation.TypeGelu)
+	h = intermediate(scope.In("intermediate").In("dense"), cfg, h)
 	x = Add(linear(scope.In("output").In("dense"), h, cfg.IntermediateSize, cfg.HiddenSize), x)
 	return x, probs
+}
+
+// intermediate is ViltIntermediate, GELU(dense(x)). For inference the
+// activation is fused into the matmul; when training it is a separate op,
+// because the gradient of a fused Dense+GELU is taken through its
+// decomposed form, which would compute the matmul a second time.
+func intermediate(scope *model.Scope, cfg *Config, x *Node) *Node {
+	if scope.IsTraining(x.Graph()) {
+		return activation.Gelu(linear(scope, x, cfg.HiddenSize, cfg.IntermediateSize))
+	}
+	return linear(scope, x, cfg.HiddenSize, cfg.IntermediateSize, activation.TypeGelu)
 }
 
 // selfAttention is ViltSelfAttention with the query/key/value projections
