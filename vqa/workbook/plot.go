@@ -25,6 +25,9 @@ type Plot struct {
 	Series []Series
 	// Width and Height are the size in pixels; zero means 640 x 360.
 	Width, Height int
+	// LogY draws the y axis on a log10 scale; points with y <= 0 are then
+	// skipped.
+	LogY bool
 }
 
 // Palette holds the line colours, used in turn.
@@ -33,8 +36,9 @@ var Palette = [...]string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 // Plot margins in pixels: left, right, top, bottom.
 const marginL, marginR, marginT, marginB = 64, 16, 32, 44
 
-// SVG draws the plot. It fails if there is no finite point, or if a
-// series' X and Y lengths differ. Points that are not finite are skipped.
+// SVG draws the plot. It fails if there is no point to draw, or if a
+// series' X and Y lengths differ. Points that are not finite (or, with
+// LogY, not positive) are skipped.
 func (p Plot) SVG() (string, error) {
 	w, h := p.Width, p.Height
 	if w == 0 && h == 0 {
@@ -48,6 +52,12 @@ func (p Plot) SVG() (string, error) {
 		return "", err
 	}
 	xt, yt := Ticks(x0, x1, 6), Ticks(y0, y1, 5)
+	if p.LogY {
+		yt = []float64{math.Floor(y0)}
+		for yt[len(yt)-1] < y1 {
+			yt = append(yt, yt[len(yt)-1]+1)
+		}
+	}
 	x0, x1 = math.Min(x0, xt[0]), math.Max(x1, xt[len(xt)-1])
 	y0, y1 = math.Min(y0, yt[0]), math.Max(y1, yt[len(yt)-1])
 	pw, ph := float64(w-marginL-marginR), float64(h-marginT-marginB)
@@ -64,7 +74,11 @@ func (p Plot) SVG() (string, error) {
 	}
 	for _, y := range yt {
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>`, marginL, sy(y), w-marginR, sy(y))
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, marginL-6, sy(y), tickLabel(y))
+		label := tickLabel(y)
+		if p.LogY {
+			label = tickLabel(math.Pow(10, y))
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, marginL-6, sy(y), label)
 	}
 	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.0f" height="%.0f" fill="none" stroke="#444"/>`, marginL, marginT, pw, ph)
 	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`, marginL+pw/2, h-8, html.EscapeString(p.XLabel))
@@ -73,8 +87,8 @@ func (p Plot) SVG() (string, error) {
 		color := Palette[i%len(Palette)]
 		var pts []string
 		for j := range s.X {
-			if finite(s.X[j]) && finite(s.Y[j]) {
-				pts = append(pts, fmt.Sprintf("%.1f,%.1f", sx(s.X[j]), sy(s.Y[j])))
+			if y, ok := p.y(s.Y[j]); ok && finite(s.X[j]) {
+				pts = append(pts, fmt.Sprintf("%.1f,%.1f", sx(s.X[j]), sy(y)))
 			}
 		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`, color, strings.Join(pts, " "))
@@ -86,7 +100,20 @@ func (p Plot) SVG() (string, error) {
 	return b.String(), nil
 }
 
-// extent returns the range of the finite points, widened when it is empty.
+// y returns the plotted value of y (its log10 with LogY) and whether it
+// can be drawn.
+func (p Plot) y(y float64) (float64, bool) {
+	if p.LogY {
+		if y <= 0 {
+			return 0, false
+		}
+		y = math.Log10(y)
+	}
+	return y, finite(y)
+}
+
+// extent returns the range of the points drawn (y in plotted units),
+// widened when it is empty.
 func (p Plot) extent() (x0, x1, y0, y1 float64, err error) {
 	x0, y0 = math.Inf(1), math.Inf(1)
 	x1, y1 = math.Inf(-1), math.Inf(-1)
@@ -95,9 +122,9 @@ func (p Plot) extent() (x0, x1, y0, y1 float64, err error) {
 			return 0, 0, 0, 0, fmt.Errorf("plot %q, series %q: %d x values but %d y values", p.Title, s.Name, len(s.X), len(s.Y))
 		}
 		for j := range s.X {
-			if finite(s.X[j]) && finite(s.Y[j]) {
+			if y, ok := p.y(s.Y[j]); ok && finite(s.X[j]) {
 				x0, x1 = math.Min(x0, s.X[j]), math.Max(x1, s.X[j])
-				y0, y1 = math.Min(y0, s.Y[j]), math.Max(y1, s.Y[j])
+				y0, y1 = math.Min(y0, y), math.Max(y1, y)
 			}
 		}
 	}

@@ -62,6 +62,28 @@ func TestPlotSVG(t *testing.T) {
 	}
 }
 
+func TestPlotLogY(t *testing.T) {
+	p := Plot{LogY: true, Series: []Series{{Name: "loss", X: []float64{1, 2, 3, 4}, Y: []float64{2000, 0, 30, 0.5}}}}
+	svg, err := p.SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parseSVG(t, svg)
+	// Decades from 0.1 to 10000 label the axis; the zero is skipped.
+	for _, want := range []string{">0.1<", ">1<", ">10<", ">100<", ">1000<", ">1e+04<"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("log-scale SVG lacks the tick label %q", want)
+		}
+	}
+	pts := svg[strings.Index(svg, `points="`)+8:]
+	if n := len(strings.Fields(pts[:strings.Index(pts, `"`)])); n != 3 {
+		t.Errorf("%d points drawn, want 3 (y = 0 skipped)", n)
+	}
+	if _, err := (Plot{LogY: true, Series: []Series{{X: []float64{1}, Y: []float64{-1}}}}).SVG(); err == nil {
+		t.Error("no error for a log plot with no positive value")
+	}
+}
+
 func TestPlotErrors(t *testing.T) {
 	for name, p := range map[string]Plot{
 		"no series":       {Title: "empty"},
