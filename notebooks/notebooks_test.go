@@ -79,6 +79,13 @@ var expected = map[string]expectation{
 		`input_ids +\[4 40\]\nattention_mask +\[4 40\]\ntoken_type_ids +\[4 40\]\npixel_values +\[4 3 \d+ \d+\]\npixel_mask +\[4 \d+ \d+\]\nlabels +\[4 3129\]`,
 		`image 3: `,
 	}, images: 1},
+	"06_training.ipynb": {outputs: []string{
+		`backend: \S+ \(`,
+		`Epoch: 0\nLoss: [\d.]+\n`,
+		`<progress value="\d+" max="\d+"></progress> step \d+/\d+, loss `,
+		`[1-9]\d* steps in .*examples/s`,
+		`exported to `,
+	}, images: 1},
 }
 
 type notebook struct {
