@@ -45,10 +45,13 @@ kernel:
 	cd kernel && $(GO) vet . && $(GO) install tool && $(GO) run .
 
 ## bench-vilt: ViLT-B/32 forward/training-step benchmarks, Go vs the PyTorch script, and the Go/PyTorch ratios
+# Needs Debian python3-torch and libopenblas0-pthread (without OpenBLAS, Debian torch uses the reference BLAS, ~20x slower).
 VILT_TORCH_BENCH_DIR ?= ../shared/bench
 VILT_BENCH_OUT ?= $(or $(TMPDIR),/tmp)/vilt-bench
 VILT_BENCH_TIME ?= 5x
 VILT_TORCH_RUNS ?= 5
+# Torch here defaults to 1 thread; the Go backend uses every core (GOMAXPROCS).
+VILT_TORCH_THREADS ?= $(shell nproc)
 # CPU fp32 peak in GFLOP/s for the "% of peak" column (0: skip). Here: 2 cores, AVX2 + 2 FMA units, 2.6 GHz.
 VILT_PEAK_GFLOPS ?= 166
 # Prints each side's peak resident memory (GNU time).
@@ -58,8 +61,15 @@ bench-vilt:
 	@mkdir -p $(VILT_BENCH_OUT)
 	$(GO) test -c -o $(VILT_BENCH_OUT)/vilt.test ./vqa/vilt/
 	cd vqa/vilt && $(VILT_TIME) $(VILT_BENCH_OUT)/vilt.test -test.run '^$$' -test.bench 'ViLTB32' -test.benchtime=$(VILT_BENCH_TIME) -test.benchmem -test.timeout 60m | tee $(VILT_BENCH_OUT)/go.txt
-	$(VILT_TIME) $(PYTHON) $(VILT_TORCH_BENCH_DIR)/torch_vilt_bench.py --runs $(VILT_TORCH_RUNS) | tee $(VILT_BENCH_OUT)/torch.jsonl
+	$(VILT_TIME) $(PYTHON) $(VILT_TORCH_BENCH_DIR)/torch_vilt_bench.py --runs $(VILT_TORCH_RUNS) --threads $(VILT_TORCH_THREADS) | tee $(VILT_BENCH_OUT)/torch.jsonl
 	$(GO) run ./vqa/vilt/internal/benchratio -go $(VILT_BENCH_OUT)/go.txt -torch $(VILT_BENCH_OUT)/torch.jsonl -peak $(VILT_PEAK_GFLOPS)
+
+## bench-vilt-gpu: on a CUDA machine, the ViLT parity tests and ViLT-B/32 benchmarks on XLA (VILT_GPU_BACKEND, e.g. xla:/abs/path/pjrt_c_api_cuda_plugin.so)
+VILT_GPU_BACKEND ?= xla:cuda
+.PHONY: bench-vilt-gpu
+bench-vilt-gpu:
+	GOMLX_BACKEND=$(VILT_GPU_BACKEND) $(GO) test -count=1 -run 'TestParity|TestExportRoundTrip' -v ./vqa/vilt/
+	GOMLX_BACKEND=$(VILT_GPU_BACKEND) $(GO) test -run '^$$' -bench 'ViLTB32|DenseB32' -benchtime=$(VILT_BENCH_TIME) -benchmem -timeout 30m ./vqa/vilt/
 
 ## notebooks: execute every notebook headless in a scratch folder (quick training) and check key outputs
 .PHONY: notebooks tutorial

@@ -109,3 +109,39 @@ func BenchmarkViLTB32(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDenseB32 times the backend's matmul alone on ViLT-B/32's
+// largest projection at batch 4, 384x576 (1028 tokens x 768 -> 3072,
+// weight [out, in] like every ViLT Linear) and reports GFLOP/s: the
+// ceiling for the whole model on this backend.
+func BenchmarkDenseB32(b *testing.B) {
+	const m, k, n = 4 * 257, 768, 3072
+	be := newBackend(b)
+	rng := rand.New(rand.NewPCG(3, 4))
+	randn := func(size int) []float32 {
+		out := make([]float32, size)
+		for i := range out {
+			out[i] = float32(rng.NormFloat64())
+		}
+		return out
+	}
+	x := tensors.FromFlatDataAndDimensions(randn(m*k), m, k)
+	w := tensors.FromFlatDataAndDimensions(randn(n*k), n, k)
+	exec, err := NewExec(be, func(x, w *Node) *Node {
+		return DotGeneral(x, []int{1}, nil, w, []int{1}, nil)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := exec.Exec(x, w); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		out, err := exec.Exec(x, w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[0].FinalizeLocal()
+	}
+	b.ReportMetric(2*m*k*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}

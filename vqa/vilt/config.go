@@ -1,8 +1,29 @@
 // Package vilt implements the ViLT vision-and-language transformer
 // (Kim et al. 2021) as a GoMLX graph with numerical parity to HuggingFace
-// transformers' modeling_vilt.py: configuration, the ViltForQuestionAnswering
-// graph, the VQA loss, HuggingFace state_dict import/export and a
-// torch.optim.AdamW-equivalent optimizer.
+// transformers' modeling_vilt.py (v4.30): configuration ([Config]), the
+// ViltForQuestionAnswering forward pass ([ForQuestionAnswering]), the VQA
+// loss ([Loss]), HuggingFace state_dict import/export ([LoadWeights],
+// [StateDict], the weight table [Params]) and a torch.optim.AdamW
+// equivalent ([AdamW]).
+//
+// Variables live in a [model.Store] under paths derived from the HF keys
+// ("vilt.pooler.dense.weight" -> "/vilt/pooler/dense/weight", see
+// [VariablePath]) with HF's shapes, so GoMLX checkpoints
+// (ml/model/checkpoint) and HF exports are both tables. Typical use:
+//
+//	cfg, _ := vilt.ReadConfig(dir + "/config.json")
+//	ws, _ := hfweights.Read(dir + "/model.safetensors")
+//	store := model.NewStore()
+//	report, _ := vilt.LoadWeights(store, cfg, ws)
+//	exec, _ := model.NewExec(backend, store, func(scope *model.Scope, ins []*graph.Node) *graph.Node {
+//		in := vilt.Inputs{InputIDs: ins[0], AttentionMask: ins[1], TokenTypeIDs: ins[2], PixelValues: ins[3], PixelMask: ins[4]}
+//		return vilt.ForQuestionAnswering(scope, cfg, in, vilt.Options{}).Logits
+//	})
+//
+// Padded image sizes should be bucketed with [BucketSize] so that only a
+// few graphs get compiled. When training, mark the graph as training
+// (train.Trainer does; otherwise Store.SetTraining): the attention softmax
+// and the MLP activation then build graphs whose gradients are cheaper.
 package vilt
 
 import (

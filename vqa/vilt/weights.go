@@ -110,8 +110,8 @@ type Report struct {
 // the "vilt." prefix) is accepted, like HF's base-model prefix handling. A
 // parameter with the wrong shape or dtype is an error naming the key, the
 // expected and the found shape.
-func LoadWeights(store *model.Store, cfg *Config, ws map[string]*tensors.Tensor) (Report, error) {
-	var rep Report
+func LoadWeights(store *model.Store, cfg *Config, ws map[string]*tensors.Tensor) (rep Report, err error) {
+	defer recoverAs(&err, "loading weights")
 	if err := cfg.Validate(); err != nil {
 		return rep, err
 	}
@@ -120,7 +120,6 @@ func LoadWeights(store *model.Store, cfg *Config, ws map[string]*tensors.Tensor)
 	known := make(map[string]bool, len(params))
 	for _, p := range params {
 		known[p.Key] = true
-		var err error
 		t, ok := ws[p.Key]
 		if !ok {
 			rep.Missing = append(rep.Missing, p.Key)
@@ -152,7 +151,8 @@ func LoadWeights(store *model.Store, cfg *Config, ws map[string]*tensors.Tensor)
 
 // InitWeights creates every variable with HF's random initialisation,
 // deterministically from seed (for training from scratch and benchmarks).
-func InitWeights(store *model.Store, cfg *Config, seed uint64) error {
+func InitWeights(store *model.Store, cfg *Config, seed uint64) (err error) {
+	defer recoverAs(&err, "initialising weights")
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -168,7 +168,8 @@ func InitWeights(store *model.Store, cfg *Config, seed uint64) error {
 // plus the position_ids buffer, ready for hfweights.WriteSafetensors: the
 // result loads in transformers' ViltForQuestionAnswering. The tensors are
 // copies.
-func StateDict(store *model.Store, cfg *Config) (map[string]*tensors.Tensor, error) {
+func StateDict(store *model.Store, cfg *Config) (sd map[string]*tensors.Tensor, err error) {
+	defer recoverAs(&err, "exporting weights")
 	out := make(map[string]*tensors.Tensor)
 	for _, p := range Params(cfg) {
 		v := store.GetVariable(VariablePath(p.Key))
@@ -192,6 +193,14 @@ func StateDict(store *model.Store, cfg *Config) (map[string]*tensors.Tensor, err
 	}
 	out[PositionIDsKey] = tensors.FromFlatDataAndDimensions(ids, 1, len(ids))
 	return out, nil
+}
+
+// recoverAs turns a panic (GoMLX's store and tensors panic on misuse) into
+// an error returned through err.
+func recoverAs(err *error, what string) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("vilt: %s: %v", what, r)
+	}
 }
 
 // copyFloat32 returns a host copy of the float32 tensor t: the store's
