@@ -23,8 +23,12 @@ func NewProgress(title string, total int) *Progress {
 }
 
 // Update shows that step steps of the total are done, with the last loss.
+// At the last step it returns once the notebook has received the update.
 func (p *Progress) Update(step int, loss float64) {
 	gonbui.UpdateHTML(p.id, p.HTML(step, loss, time.Since(p.start)))
+	if step >= p.total {
+		gonbui.Sync()
+	}
 }
 
 // HTML renders the bar after step steps, elapsed time into the run: a

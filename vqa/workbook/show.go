@@ -18,13 +18,16 @@ import (
 	"github.com/janpfeifer/gonb/gonbui/protocol"
 )
 
-// ShowImage shows img in the notebook as a PNG.
+// ShowImage shows img in the notebook as a PNG. Like every Show function,
+// it returns once the notebook has received the output, so that a cell
+// ending right after it does not lose it.
 func ShowImage(img image.Image) error {
 	data, err := PNG(img)
 	if err != nil {
 		return err
 	}
 	gonbui.DisplayPng(data)
+	gonbui.Sync()
 	return nil
 }
 
@@ -47,6 +50,7 @@ func ShowSVG(svg, alt string) {
 		protocol.MIMEImageSVG:  svg,
 		protocol.MIMETextPlain: alt,
 	}})
+	gonbui.Sync()
 }
 
 // ShowPlot draws p as SVG and shows it in the notebook.
