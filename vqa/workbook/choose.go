@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 
 	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/processor"
@@ -53,7 +54,10 @@ type Choice struct {
 //     with the walk-through's [CatsQuestion] about [CatsImage];
 //  3. the checkpoint in [ShippedModel], with the first val2014 question;
 //  4. if there is none, the "tiny" preset trained here on the first
-//     quickSteps batches of the train2014 split (on backend b), saying so.
+//     quickSteps batches of the train2014 split (on backend b), saying so;
+//     it is saved in the temporary folder and reused from there.
+//
+// The model's variables live on b: run it with the same backend.
 func ChooseModel(b compute.Backend, w io.Writer, quickSteps int) (Choice, error) {
 	root, err := Root()
 	if err != nil {
@@ -124,8 +128,14 @@ func firstValQuestion() (image, question string, err error) {
 }
 
 // trainTiny trains the "tiny" preset for steps batches of 8 of train2014
-// with learning rate 1e-3, the answers being the embedded label map.
+// with learning rate 1e-3, the answers being the embedded label map, and
+// saves it in the temporary folder; a model saved there before is reused.
 func trainTiny(b compute.Backend, steps int) (Choice, error) {
+	source := fmt.Sprintf(`the "tiny" preset trained here for %d steps (no checkpoint shipped)`, steps)
+	saved := filepath.Join(os.TempDir(), fmt.Sprintf("vilt-workbook-tiny-%d-steps", steps))
+	if _, err := os.Stat(filepath.Join(saved, "model.safetensors")); err == nil {
+		return fromFolder(saved, source+", saved in "+saved)
+	}
 	root, err := Root()
 	if err != nil {
 		return Choice{}, err
@@ -160,7 +170,10 @@ func trainTiny(b compute.Backend, steps int) (Choice, error) {
 	if _, err := train.Run(context.Background(), b, m, loader, train.Config{Optimizer: opt, Epochs: 1}); err != nil {
 		return Choice{}, err
 	}
-	c := Choice{Model: m, Processor: p, Source: fmt.Sprintf(`the "tiny" preset trained here for %d steps (no checkpoint shipped)`, steps)}
+	if err := m.Export(saved, dtypes.Float32); err != nil {
+		return Choice{}, err
+	}
+	c := Choice{Model: m, Processor: p, Source: source}
 	c.Image, c.Question, err = firstValQuestion()
 	return c, err
 }

@@ -18,6 +18,7 @@ func TestChooseModel(t *testing.T) {
 	t.Setenv(DataEnv, "")
 	t.Setenv("HF_HUB_OFFLINE", "1")
 	t.Setenv("HF_HOME", t.TempDir())
+	t.Setenv("TMPDIR", t.TempDir())
 	b, err := backend.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +71,16 @@ func TestChooseModel(t *testing.T) {
 		}
 		if !shipped && (!strings.Contains(c.Source, "trained here for 1 steps") || !strings.Contains(log.String(), "not there")) {
 			t.Errorf("chose %q (log %q), want the tiny preset trained here", c.Source, log.String())
+		}
+		if !shipped {
+			// The second time, the model saved by the first is reused.
+			again, err := ChooseModel(b, &log, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(again.Source, "saved in "+os.TempDir()) {
+				t.Errorf("second choice %q, want the saved model", again.Source)
+			}
 		}
 		if c.Model.Config.NumLabels() == 0 || c.Question == "" {
 			t.Errorf("model with %d labels, question %q", c.Model.Config.NumLabels(), c.Question)
