@@ -109,3 +109,25 @@ bench-processor:
 	$(PYTHON) vqa/processor/testdata/bench_pil.py $(PROC_BENCH_IMAGE) 60
 	$(GO) test -run '^$$' -bench 'EncodeJPEG|Stages' -cpu 1,2 ./vqa/processor/
 	$(PYTHON) vqa/processor/testdata/bench_pil.py $(PROC_BENCH_IMAGE) 60
+
+## fuzz-pipeline: fuzz the download checksum-file and Content-Range parsers (FUZZTIME each)
+.PHONY: fuzz-pipeline
+fuzz-pipeline:
+	$(GO) test ./vqa/download/ -run '^$$' -fuzz '^FuzzReadChecksums$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./vqa/download/ -run '^$$' -fuzz '^FuzzParseContentRange$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+
+## bench-train: one training step of the base preset (batch 4, 384x576) after PyTorch's, same run, in examples/s
+.PHONY: bench-train
+bench-train:
+	$(GO) test -run '^$$' -bench 'TrainStepBase' -benchtime 1x -timeout 60m ./vqa/train/
+
+## tiny-model: train the tiny preset from scratch on data/vqav2-mini, evaluate it on val2014, export data/vilt-tiny-vqav2-mini
+TINY_RUN ?= $(or $(TMPDIR),/tmp)/vilt-tiny-run
+TINY_FLAGS ?= -preset tiny -image-size 96 -trim-text -batch 32 -lr 1e-3 -warmup 0.05 -decay -cache-images -checkpoint-every 50
+.PHONY: tiny-model
+# Two phases, as the shipped model was made: 12 epochs, then the same folder resumed with a 24-epoch schedule.
+tiny-model:
+	rm -rf $(TINY_RUN)
+	$(GO) run ./vqa/cmd/vqa train $(TINY_FLAGS) -epochs 12 -out $(TINY_RUN)
+	$(GO) run ./vqa/cmd/vqa train $(TINY_FLAGS) -epochs 24 -out $(TINY_RUN) -eval val2014
+	$(GO) run ./vqa/cmd/vqa export -model $(TINY_RUN) -out data/vilt-tiny-vqav2-mini -dtype float16

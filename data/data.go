@@ -7,5 +7,5 @@ import "embed"
 
 // FS holds the embedded files, rooted at the data/ folder.
 //
-//go:embed vilt-b32-finetuned-vqa coco vqav2-mini
+//go:embed vilt-b32-finetuned-vqa coco vqav2-mini vilt-tiny-vqav2-mini
 var FS embed.FS

@@ -75,3 +75,31 @@ func TestPipeline(t *testing.T) {
 		t.Errorf("the exported model answers %+v, the training folder %+v", again.Top, p.Top)
 	}
 }
+
+// TestShippedModel checks the model in data/vilt-tiny-vqav2-mini: predict
+// uses it by default, and it beats the majority baseline on val2014.
+func TestShippedModel(t *testing.T) {
+	modRoot := testutil.ModuleRoot(t)
+	dir := filepath.Join(modRoot, "data", "vqav2-mini", "val2014")
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("no val2014 images: %v", err)
+	}
+	img := filepath.Join(dir, entries[0].Name())
+	code, stdout, stderr := runCLI(t, "predict", "-image", img, "-question", "How many shapes are there?")
+	if code != 0 || !strings.Contains(stdout, "Predicted answer: ") {
+		t.Fatalf("predict with the default model: code %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "eval", "-model", filepath.Join(modRoot, "data", defaultModel), "-split", "val2014", "-batch", "32", "-trim-text", "-json")
+	if code != 0 {
+		t.Fatalf("eval: code %d\n%s", code, stderr)
+	}
+	var rep evaluate.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("val2014: model %.2f%%, baseline %.2f%% (%q)", rep.Model.Overall, rep.Baseline.Overall, rep.BaselineAnswer)
+	if rep.N != 500 || rep.Model.Overall < 2*rep.Baseline.Overall {
+		t.Errorf("the shipped model scores %.2f%% on %d questions, not twice the majority baseline's %.2f%%", rep.Model.Overall, rep.N, rep.Baseline.Overall)
+	}
+}
