@@ -71,10 +71,10 @@ bench-vilt-gpu:
 	GOMLX_BACKEND=$(VILT_GPU_BACKEND) $(GO) test -count=1 -run 'TestParity|TestExportRoundTrip' -v ./vqa/vilt/
 	GOMLX_BACKEND=$(VILT_GPU_BACKEND) $(GO) test -run '^$$' -bench 'ViLTB32|DenseB32' -benchtime=$(VILT_BENCH_TIME) -benchmem -timeout 30m ./vqa/vilt/
 
-## notebooks: execute every notebook headless in a scratch folder (quick training) and check key outputs
+## notebooks: execute every notebook headless in a scratch folder (quick training, HF cache only) and check key outputs
 .PHONY: notebooks tutorial
 notebooks: kernel
-	VQA_NOTEBOOKS=1 VQA_QUICK=1 $(GO) test -count=1 -v -timeout 60m -run 'TestSaved|TestNotebooks' ./notebooks/
+	VQA_NOTEBOOKS=1 VQA_QUICK=1 HF_HUB_OFFLINE=1 $(GO) test -count=1 -v -timeout 60m -run 'TestSaved|TestNotebooks' ./notebooks/
 
 ## tutorial: set up the kernel and run the whole workbook in place on the embedded data (outputs saved in the notebooks)
 tutorial: kernel
