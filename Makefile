@@ -6,7 +6,7 @@ export GOFLAGS := -buildvcs=false
 GO ?= go
 PYTHON ?= /usr/bin/python3
 
-.PHONY: test vet unit race data bench fuzz xla
+.PHONY: test vet unit race data bench bench-go xla
 
 ## test: vet, all tests (race detector on the concurrent packages), every notebook executed
 test: vet unit race notebooks
@@ -27,9 +27,13 @@ race:
 data:
 	$(GO) run ./vqa/cmd/minidata -out data/vqav2-mini
 
-## bench: Go benchmarks (and ratios against baselines measured in the same run)
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./vqa/...
+## bench: every benchmark with its same-run baseline: data layer and evaluation, the processor against
+## Pillow/numpy, ViLT-B/32 forward and training step against PyTorch (Go/PyTorch ratios), base training throughput
+bench: bench-go bench-processor bench-vilt bench-train
+
+## bench-go: the Go-only benchmarks (data layer, evaluation, mini dataset generation)
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./vqa/vqav2/ ./vqa/vqaeval/ ./vqa/minidata/
 
 ## xla: explicitly download and install the PJRT plugins for this machine
 xla:
