@@ -29,7 +29,14 @@ data:
 
 ## bench: every benchmark with its same-run baseline: data layer and evaluation, the processor against
 ## Pillow/numpy, ViLT-B/32 forward and training step against PyTorch (Go/PyTorch ratios), base training throughput
-bench: bench-go bench-processor bench-vilt bench-train
+bench: bench-deps bench-go bench-processor bench-vilt bench-train
+
+## bench-deps: the Python baselines' Debian packages (PyTorch, OpenBLAS, Pillow, numpy)
+BENCH_APT := python3-torch python3-numpy python3-pil libopenblas0-pthread
+.PHONY: bench-deps
+bench-deps:
+	@dpkg -s $(BENCH_APT) >/dev/null 2>&1 || { $(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(BENCH_APT); }
 
 ## bench-go: the Go-only benchmarks (data layer, evaluation, mini dataset generation)
 bench-go:
