@@ -87,8 +87,8 @@ var expected = map[string]expectation{
 		`backend: \S+ \(`,
 		`Epoch: 0\nLoss: [\d.]+\n`,
 		`<progress value="\d+" max="\d+"></progress> step \d+/\d+, loss `,
+		`preset tiny, [1-9]\d* training questions, [1-9]\d* answer labels`,
 		`[1-9]\d* steps in .*examples/s`,
-		`exported to `,
 	}, images: 1},
 	"07_inference.ipynb": {outputs: []string{
 		`Model: \S+`,
