@@ -12,7 +12,7 @@ PYTHON ?= /usr/bin/python3
 test: vet unit race notebooks
 
 vet:
-	@test -z "$$(gofmt -l vqa data)" || { echo "gofmt needed:"; gofmt -l vqa data; exit 1; }
+	@test -z "$$(gofmt -l vqa data notebooks kernel)" || { echo "gofmt needed:"; gofmt -l vqa data notebooks kernel; exit 1; }
 	$(GO) vet ./...
 
 unit:
