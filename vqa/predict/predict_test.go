@@ -10,9 +10,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/gomlx/compute"
-
-	"github.com/vilt-go/workbook/vqa/backend"
 	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/imageproc"
 	"github.com/vilt-go/workbook/vqa/internal/testutil"
@@ -20,16 +17,6 @@ import (
 	"github.com/vilt-go/workbook/vqa/train"
 	"github.com/vilt-go/workbook/vqa/vqav2"
 )
-
-func newBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Finalize)
-	return b
-}
 
 // setup returns a randomly initialised tiny model answering the mini
 // dataset's val2014 answers, a processor with the given shorter edge and
@@ -53,7 +40,7 @@ func setup(t testing.TB, edge, n int) (*Predictor, *dataset.Dataset) {
 	cfg := p.ImageConfig()
 	cfg.ShortestEdge = edge
 	p = processor.New(p.Tokenizer(), cfg)
-	pred, err := New(newBackend(t), m, p)
+	pred, err := New(testutil.Backend(t), m, p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func BenchmarkTrainStepBase(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	be := newBackend(b)
+	be := testutil.Backend(b)
 	step, _, err := buildExecs(be, m, st, 1)
 	if err != nil {
 		b.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/vilt-go/workbook/vqa/internal/testutil"
 )
 
 // killEnv, when set in a test process, names the training folder that
@@ -28,7 +30,7 @@ func TestHelperKilledRun(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process for TestKillAndResume")
 	}
-	b := newBackend(t)
+	b := testutil.Backend(t)
 	l := miniLoader(t, 12, 4)
 	cfg := killConfig(dir)
 	cfg.OnStep = func(step int, _ float64) {
@@ -59,7 +61,7 @@ func TestKillAndResume(t *testing.T) {
 		t.Fatalf("after the kill the checkpoints are %v, want the last at step 4", names)
 	}
 
-	b := newBackend(t)
+	b := testutil.Backend(t)
 	l := miniLoader(t, 12, 4)
 	resumed := tinyModel(t, l, 99)
 	res, err := Run(context.Background(), b, resumed, l, killConfig(dir))

@@ -10,28 +10,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX graph-building idiom.
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/vilt-go/workbook/vqa/backend"
 	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/internal/testutil"
 	"github.com/vilt-go/workbook/vqa/processor"
 	"github.com/vilt-go/workbook/vqa/vilt"
 	"github.com/vilt-go/workbook/vqa/vqav2"
 )
-
-func newBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Finalize)
-	return b
-}
 
 // miniLoader loads the first n training questions of data/vqav2-mini with
 // 64-pixel images (a 2x2 patch grid, to keep the tests fast) and labels
@@ -117,7 +105,7 @@ func TestLRSchedule(t *testing.T) {
 // Adam set up as torch.optim.AdamW, itself checked against PyTorch's
 // fixtures) over three steps.
 func TestAdamWMatchesVilt(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.Backend(t)
 	l := miniLoader(t, 8, 4)
 	ours, ref := tinyModel(t, l, 1), tinyModel(t, l, 1)
 	o := DefaultOptimizer()
@@ -158,7 +146,7 @@ func TestAdamWMatchesVilt(t *testing.T) {
 // it from the checkpoint it saved, and compares the parameters with an
 // uninterrupted run of the same length.
 func TestResumeAfterInterrupt(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.Backend(t)
 	l := miniLoader(t, 12, 4) // 3 batches per epoch
 	cfg := Config{Optimizer: DefaultOptimizer(), Epochs: 3, CheckpointEvery: 2, Keep: 2}
 	cfg.Optimizer.LR = 1e-3
@@ -222,7 +210,7 @@ func TestResumeAfterInterrupt(t *testing.T) {
 // TestAccumulation checks that two accumulated batches of 2 make the same
 // step as one batch of 4 holding the same examples.
 func TestAccumulation(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.Backend(t)
 	big, small := miniLoader(t, 8, 4), miniLoader(t, 8, 2)
 	o := DefaultOptimizer()
 	o.LR = 1e-3
@@ -248,7 +236,7 @@ func TestAccumulation(t *testing.T) {
 // TestNonFiniteStops makes the update blow up and checks that training
 // stops, keeping the last good checkpoint.
 func TestNonFiniteStops(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.Backend(t)
 	l := miniLoader(t, 8, 4)
 	dir := t.TempDir()
 	o := DefaultOptimizer()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vilt-go/workbook/vqa/internal/testutil"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX graph-building idiom.
 )
@@ -72,7 +73,7 @@ func BenchmarkViLTB32(b *testing.B) {
 		labels[i] = fmt.Sprint(i)
 	}
 	cfg.SetLabels(labels)
-	be := newBackend(b)
+	be := testutil.Backend(b)
 	for _, bc := range benchCases {
 		b.Run(bc.name, func(b *testing.B) {
 			store := model.NewStore()
@@ -116,7 +117,7 @@ func BenchmarkViLTB32(b *testing.B) {
 // reports GFLOP/s: the ceiling for the whole model on this backend.
 func BenchmarkDenseB32(b *testing.B) {
 	const k, n = 768, 3072
-	be := newBackend(b)
+	be := testutil.Backend(b)
 	rng := rand.New(rand.NewPCG(3, 4))
 	randn := func(size int) []float32 {
 		out := make([]float32, size)

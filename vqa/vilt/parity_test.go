@@ -9,12 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX graph-building idiom.
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/vilt-go/workbook/vqa/backend"
 	"github.com/vilt-go/workbook/vqa/hfweights"
 	"github.com/vilt-go/workbook/vqa/internal/testutil"
 )
@@ -155,15 +153,6 @@ func floats(t *testing.T, x *tensors.Tensor) []float32 {
 	return v
 }
 
-func newBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // batchInputs turns the graph inputs (in loadCase order) into Inputs.
 func batchInputs(ins []*Node) Inputs {
 	return Inputs{InputIDs: ins[0], AttentionMask: ins[1], TokenTypeIDs: ins[2], PixelValues: ins[3], PixelMask: ins[4]}
@@ -262,7 +251,7 @@ func check(t *testing.T, key string, got, want []float32, tol float64) {
 // TestParityForward compares embeddings, every hidden state, attentions.0,
 // last_hidden_state, pooler_output, logits and loss with HF's outputs.
 func TestParityForward(t *testing.T) {
-	be := newBackend(t)
+	be := testutil.Backend(t)
 	for _, dir := range fixtureCases(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			c := loadCase(t, dir)
@@ -311,7 +300,7 @@ func TestParityForward(t *testing.T) {
 
 // TestParityGradients compares d loss / d parameter for every parameter.
 func TestParityGradients(t *testing.T) {
-	be := newBackend(t)
+	be := testutil.Backend(t)
 	for _, dir := range fixtureCases(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			c := loadCase(t, dir)
@@ -362,7 +351,7 @@ func TestParityGradients(t *testing.T) {
 // TestParityAdamW runs two AdamW steps (lr 1e-3) on the case's batch and
 // compares the parameter deltas and the loss after the first step.
 func TestParityAdamW(t *testing.T) {
-	be := newBackend(t)
+	be := testutil.Backend(t)
 	for _, dir := range fixtureCases(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			c := loadCase(t, dir)

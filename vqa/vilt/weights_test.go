@@ -179,7 +179,7 @@ func maps(ws map[string]*tensors.Tensor) map[string]*tensors.Tensor {
 // set, shapes and dtypes as the original checkpoint, and an unchanged
 // config.json.
 func TestExportRoundTrip(t *testing.T) {
-	be := newBackend(t)
+	be := testutil.Backend(t)
 	for _, dir := range fixtureCases(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			c := loadCase(t, dir)
@@ -249,7 +249,7 @@ func assertSameJSON(t *testing.T, a, b string) {
 // TestCheckpointRoundTrip saves the variables with GoMLX's checkpoint
 // format and restores them into a fresh store.
 func TestCheckpointRoundTrip(t *testing.T) {
-	be := newBackend(t)
+	be := testutil.Backend(t)
 	c := loadCase(t, fixtureCases(t)[0])
 	store := c.newStore(t)
 	want := forwardLogits(t, be, store, c)

@@ -5,6 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gomlx/compute"
+
+	"github.com/vilt-go/workbook/vqa/backend"
 )
 
 // FixturesEnv names the environment variable holding the fixture root.
@@ -62,4 +66,17 @@ func SharedData(t testing.TB, sub string) string {
 		t.Skipf("shared data %s missing: %v", dir, err)
 	}
 	return dir
+}
+
+// Backend returns the backend chosen by [backend.New] (the Go backend unless
+// $GOMLX_BACKEND or an installed PJRT plugin says otherwise), finalised when
+// the test ends.
+func Backend(t testing.TB) compute.Backend {
+	t.Helper()
+	b, err := backend.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Finalize)
+	return b
 }
