@@ -124,33 +124,31 @@ func toInt32(t *testing.T, x *tensors.Tensor) *tensors.Tensor {
 
 func floats(t *testing.T, x *tensors.Tensor) []float32 {
 	t.Helper()
-	if x.DType() == dtypes.Int64 {
-		v, err := tensors.CopyFlatData[int64](x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := make([]float32, len(v))
-		for i := range v {
-			out[i] = float32(v[i])
-		}
-		return out
-	}
-	if x.DType() == dtypes.Int32 {
-		v, err := tensors.CopyFlatData[int32](x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := make([]float32, len(v))
-		for i := range v {
-			out[i] = float32(v[i])
-		}
-		return out
+	switch x.DType() {
+	case dtypes.Int64:
+		return toFloat32[int64](t, x)
+	case dtypes.Int32:
+		return toFloat32[int32](t, x)
 	}
 	v, err := tensors.CopyFlatData[float32](x)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// toFloat32 copies an integer tensor's values as float32.
+func toFloat32[T int32 | int64](t *testing.T, x *tensors.Tensor) []float32 {
+	t.Helper()
+	v, err := tensors.CopyFlatData[T](x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, len(v))
+	for i := range v {
+		out[i] = float32(v[i])
+	}
+	return out
 }
 
 // batchInputs turns the graph inputs (in loadCase order) into Inputs.
