@@ -134,11 +134,9 @@ bench-train:
 
 ## tiny-model: train the tiny preset from scratch on data/vqav2-mini, evaluate it on val2014, export data/vilt-tiny-vqav2-mini
 TINY_RUN ?= $(or $(TMPDIR),/tmp)/vilt-tiny-run
-TINY_FLAGS ?= -preset tiny -image-size 96 -trim-text -batch 32 -lr 1e-3 -warmup 0.05 -decay -cache-images -checkpoint-every 50
+TINY_FLAGS ?= -preset tiny -image-size 192 -trim-text -batch 16 -lr 1e-3 -warmup 0.1 -decay -cache-images -checkpoint-every 100 -epochs 24
 .PHONY: tiny-model
-# Two phases, as the shipped model was made: 12 epochs, then the same folder resumed with a 24-epoch schedule.
 tiny-model:
 	rm -rf $(TINY_RUN)
-	$(GO) run ./vqa/cmd/vqa train $(TINY_FLAGS) -epochs 12 -out $(TINY_RUN)
-	$(GO) run ./vqa/cmd/vqa train $(TINY_FLAGS) -epochs 24 -out $(TINY_RUN) -eval val2014
+	$(GO) run ./vqa/cmd/vqa train $(TINY_FLAGS) -out $(TINY_RUN) -eval val2014
 	$(GO) run ./vqa/cmd/vqa export -model $(TINY_RUN) -out data/vilt-tiny-vqav2-mini -dtype float16

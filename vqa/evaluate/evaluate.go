@@ -1,6 +1,7 @@
 // Package evaluate scores VQA predictions with the official VQA accuracy
-// (package vqaeval), overall and per answer type, next to the
-// majority-answer baseline, and prints the comparison as a table or JSON.
+// (package vqaeval), overall, per answer type and per question type, next
+// to the majority-answer baseline, and prints the comparison as tables or
+// JSON.
 package evaluate
 
 import (
@@ -24,6 +25,9 @@ type Scores struct {
 	// PerAnswerType is the mean accuracy per answer type ("yes/no",
 	// "number", "other").
 	PerAnswerType map[string]float64 `json:"per_answer_type"`
+	// PerQuestionType is the mean accuracy per question type (the
+	// annotations' question_type, e.g. "what color is the").
+	PerQuestionType map[string]float64 `json:"per_question_type"`
 }
 
 // Report compares a model's predictions with the majority-answer baseline
@@ -31,6 +35,8 @@ type Scores struct {
 type Report struct {
 	// N is the number of questions scored.
 	N int `json:"n"`
+	// QuestionTypes counts the scored questions per question type.
+	QuestionTypes map[string]int `json:"question_types"`
 	// Model scores the predictions.
 	Model Scores `json:"model"`
 	// BaselineAnswer is the answer the baseline gives to every question.
@@ -70,12 +76,21 @@ func Compare(anns []vqav2.Annotation, preds map[int64]string, baselineAnswer str
 	if err != nil {
 		return Report{}, fmt.Errorf("scoring the baseline: %w", err)
 	}
+	counts := make(map[string]int)
+	for _, a := range anns {
+		counts[a.QuestionType]++
+	}
 	return Report{
 		N:              model.N,
-		Model:          Scores{Overall: model.Overall, PerAnswerType: model.PerAnswerType},
+		QuestionTypes:  counts,
+		Model:          scores(model),
 		BaselineAnswer: baselineAnswer,
-		Baseline:       Scores{Overall: base.Overall, PerAnswerType: base.PerAnswerType},
+		Baseline:       scores(base),
 	}, nil
+}
+
+func scores(s vqaeval.Summary) Scores {
+	return Scores{Overall: s.Overall, PerAnswerType: s.PerAnswerType, PerQuestionType: s.PerQuestionType}
 }
 
 // ScoreFile scores the results file resultsPath (official format:
@@ -127,6 +142,24 @@ func (r Report) WriteText(w io.Writer) error {
 	row("model", r.Model)
 	row(fmt.Sprintf("baseline (always %q)", r.BaselineAnswer), r.Baseline)
 	b.WriteString("\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteQuestionTypes prints the accuracy per question type, most frequent
+// type first: the number of questions, the model's and the baseline's
+// accuracy. A model that ignores the image shows it here first: its
+// accuracy on questions that only the picture can answer ("what color is
+// the", "how many") stays near what the question text alone allows.
+func (r Report) WriteQuestionTypes(w io.Writer) error {
+	types := slices.SortedFunc(maps.Keys(r.QuestionTypes), func(a, b string) int {
+		return cmp.Or(cmp.Compare(r.QuestionTypes[b], r.QuestionTypes[a]), strings.Compare(a, b))
+	})
+	var b strings.Builder
+	fmt.Fprintf(&b, "VQA accuracy (%%) per question type\n%-28s %6s %8s %8s\n", "question type", "n", "model", "baseline")
+	for _, t := range types {
+		fmt.Fprintf(&b, "%-28s %6d %8.2f %8.2f\n", fmt.Sprintf("%q", t), r.QuestionTypes[t], r.Model.PerQuestionType[t], r.Baseline.PerQuestionType[t])
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -145,3 +145,31 @@ func TestScoreFile(t *testing.T) {
 		t.Errorf("ScoreFile = %+v", r)
 	}
 }
+
+func TestPerQuestionType(t *testing.T) {
+	anns, preds := fixture()
+	for i, qt := range []string{"is the", "how many", "what color is the", "is the", "is there a"} {
+		anns[i].QuestionType = qt
+	}
+	r, err := Compare(anns, preds, "no")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantN := map[string]int{"is the": 2, "how many": 1, "what color is the": 1, "is there a": 1}
+	wantModel := map[string]float64{"is the": 100, "how many": 60, "what color is the": 0, "is there a": 100}
+	wantBase := map[string]float64{"is the": 50, "how many": 0, "what color is the": 0, "is there a": 0}
+	for qt, n := range wantN {
+		if r.QuestionTypes[qt] != n || !near(r.Model.PerQuestionType[qt], wantModel[qt]) || !near(r.Baseline.PerQuestionType[qt], wantBase[qt]) {
+			t.Errorf("%q: n %d model %v baseline %v; want %d, %v, %v", qt, r.QuestionTypes[qt],
+				r.Model.PerQuestionType[qt], r.Baseline.PerQuestionType[qt], n, wantModel[qt], wantBase[qt])
+		}
+	}
+	var text bytes.Buffer
+	if err := r.WriteQuestionTypes(&text); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(text.String()), "\n")
+	if len(lines) != 2+len(wantN) || !strings.HasPrefix(lines[2], `"is the"`) || !strings.Contains(lines[2], "100.00") {
+		t.Errorf("question-type table (most frequent type first):\n%s", text.String())
+	}
+}

@@ -24,6 +24,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	writeResults := fs.String("write-results", "", "also write the model's answers to this results file")
 	batch := fs.Int("batch", 8, "batch size")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	byType := fs.Bool("question-types", false, "also print the accuracy per question type")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -50,7 +51,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *asJSON {
 		return rep.WriteJSON(stdout)
 	}
-	return rep.WriteText(stdout)
+	if err := rep.WriteText(stdout); err != nil || !*byType {
+		return err
+	}
+	return rep.WriteQuestionTypes(stdout)
 }
 
 // evalModel runs modelRef over the split and scores its answers.

@@ -98,6 +98,15 @@ func TestShippedModel(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
+	var byType strings.Builder
+	if err := rep.WriteQuestionTypes(&byType); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("val2014 per question type:\n%s", byType.String())
+	code, stdout, stderr = runCLI(t, "eval", "-model", filepath.Join(modRoot, "data", defaultModel), "-split", "val2014", "-limit", "16", "-question-types")
+	if code != 0 || !strings.Contains(stdout, "per question type") || !strings.Contains(stdout, `"how many"`) {
+		t.Errorf("eval -question-types: code %d\n%s\n%s", code, stdout, stderr)
+	}
 	t.Logf("val2014: model %.2f%%, baseline %.2f%% (%q)", rep.Model.Overall, rep.Baseline.Overall, rep.BaselineAnswer)
 	if rep.N != 500 || rep.Model.Overall < 2*rep.Baseline.Overall {
 		t.Errorf("the shipped model scores %.2f%% on %d questions, not twice the majority baseline's %.2f%%", rep.Model.Overall, rep.N, rep.Baseline.Overall)
