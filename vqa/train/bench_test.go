@@ -3,7 +3,6 @@ package train
 import (
 	"context"
 	"encoding/json"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,29 +39,9 @@ func BenchmarkTrainStepBase(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer step.Finalize()
-	r := rand.New(rand.NewPCG(1, 2))
-	ids, ones, zeros := make([]int32, batch*text), make([]int32, batch*text), make([]int32, batch*text)
-	for i := range ids {
-		ids[i], ones[i] = int32(r.IntN(30522)), 1
-	}
-	pixels := make([]float32, batch*3*height*width)
-	for i := range pixels {
-		pixels[i] = float32(r.NormFloat64())
-	}
-	mask := make([]int32, batch*height*width)
-	for i := range mask {
-		mask[i] = 1
-	}
-	targets := make([]float32, batch*3129)
-	for i := range targets {
-		targets[i] = r.Float32()
-	}
+	ins := testutil.RandomBatch(batch, text, height, width, 30522, 3129)
 	run := func() {
-		outs, err := step.Call(
-			tensors.FromFlatDataAndDimensions(ids, batch, text), tensors.FromFlatDataAndDimensions(ones, batch, text),
-			tensors.FromFlatDataAndDimensions(zeros, batch, text), tensors.FromFlatDataAndDimensions(pixels, batch, 3, height, width),
-			tensors.FromFlatDataAndDimensions(mask, batch, height, width), tensors.FromFlatDataAndDimensions(targets, batch, 3129),
-			tensors.FromScalar(float32(5e-5)))
+		outs, err := step.Call(append(ins, tensors.FromScalar(float32(5e-5)))...)
 		if err != nil {
 			b.Fatal(err)
 		}

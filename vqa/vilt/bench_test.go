@@ -28,38 +28,6 @@ var benchCases = []benchCase{
 	{"train_b4_384x576", 4, 384, 576, true},
 }
 
-// benchInputs returns random inputs (ids, attention mask, token types,
-// pixels, pixel mask, labels) for a batch.
-func benchInputs(cfg *Config, batch, h, w int) []any {
-	rng := rand.New(rand.NewPCG(1, 2))
-	const l = 40
-	ids := make([]int32, batch*l)
-	ones := make([]int32, batch*l)
-	for i := range ids {
-		ids[i], ones[i] = rng.Int32N(int32(cfg.VocabSize)), 1
-	}
-	pixels := make([]float32, batch*3*h*w)
-	for i := range pixels {
-		pixels[i] = float32(rng.NormFloat64())
-	}
-	mask := make([]int32, batch*h*w)
-	for i := range mask {
-		mask[i] = 1
-	}
-	labels := make([]float32, batch*cfg.NumLabels())
-	for i := range labels {
-		labels[i] = rng.Float32()
-	}
-	return []any{
-		tensors.FromFlatDataAndDimensions(ids, batch, l),
-		tensors.FromFlatDataAndDimensions(ones, batch, l),
-		tensors.FromFlatDataAndDimensions(make([]int32, batch*l), batch, l),
-		tensors.FromFlatDataAndDimensions(pixels, batch, 3, h, w),
-		tensors.FromFlatDataAndDimensions(mask, batch, h, w),
-		tensors.FromFlatDataAndDimensions(labels, batch, cfg.NumLabels()),
-	}
-}
-
 // BenchmarkViLTB32 times the forward pass and a training step (forward,
 // backward, AdamW) of ViLT-B/32 with random weights on the backend chosen
 // by backend.New. The first call (graph compilation) is excluded.
@@ -94,7 +62,7 @@ func BenchmarkViLTB32(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ins := benchInputs(cfg, bc.batch, bc.h, bc.w)
+			ins := testutil.RandomBatch(bc.batch, 40, bc.h, bc.w, cfg.VocabSize, cfg.NumLabels())
 			run := func() {
 				out, err := exec.Call1(ins...)
 				if err != nil {
