@@ -35,13 +35,20 @@ func NewFromPreset(preset string, labels []string, seed uint64) (*Model, error) 
 	if err != nil {
 		return nil, err
 	}
+	return New(cfg, labels, seed)
+}
+
+// New returns a randomly initialised model of configuration cfg (a preset,
+// possibly resized with [vilt.Config.Resize]) answering with labels, which
+// replace cfg's label maps.
+func New(cfg *vilt.Config, labels []string, seed uint64) (*Model, error) {
 	if len(labels) == 0 {
-		return nil, errors.New("train: a preset model needs labels")
+		return nil, errors.New("train: a new model needs labels")
 	}
 	cfg.SetLabels(labels)
 	store := model.NewStore()
 	if err := vilt.InitWeights(store, cfg, seed); err != nil {
-		return nil, fmt.Errorf("train: initialising preset %q: %w", preset, err)
+		return nil, fmt.Errorf("train: initialising a new model: %w", err)
 	}
 	return &Model{Config: cfg, Store: store}, nil
 }

@@ -113,6 +113,37 @@ func Preset(name string) (*Config, error) {
 	return c, nil
 }
 
+// Sizes are the fields that set a model's size, for overriding a preset's.
+// A zero field keeps the configuration's value.
+type Sizes struct {
+	Hidden, Layers, Heads, MLP, Patch int
+}
+
+// Resize sets the fields of c that are non-zero in s (hidden_size,
+// num_hidden_layers, num_attention_heads, intermediate_size, patch_size)
+// and checks the result.
+func (c *Config) Resize(s Sizes) error {
+	for _, f := range []struct {
+		name string
+		v    int
+		dst  *int
+	}{
+		{"hidden", s.Hidden, &c.HiddenSize},
+		{"layers", s.Layers, &c.NumHiddenLayers},
+		{"heads", s.Heads, &c.NumAttentionHeads},
+		{"mlp", s.MLP, &c.IntermediateSize},
+		{"patch", s.Patch, &c.PatchSize},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("vilt: model size %s must be > 0, got %d", f.name, f.v)
+		}
+		if f.v > 0 {
+			*f.dst = f.v
+		}
+	}
+	return c.Validate()
+}
+
 // SetLabels sets ID2Label from labels (index i is label i) and Label2ID.
 func (c *Config) SetLabels(labels []string) {
 	c.ID2Label = make(map[int]string, len(labels))

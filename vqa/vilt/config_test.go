@@ -101,3 +101,25 @@ func TestBucketSize(t *testing.T) {
 		t.Errorf("%d buckets for 384-shorter-edge images, want at most 9", len(buckets))
 	}
 }
+
+// TestResize checks that Resize overrides exactly the non-zero sizes and
+// rejects sizes that make no model.
+func TestResize(t *testing.T) {
+	c, err := Preset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Resize(Sizes{Layers: 4, Patch: 16}); err != nil {
+		t.Fatal(err)
+	}
+	got := [5]int{c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize, c.PatchSize}
+	if want := [5]int{96, 4, 3, 192, 16}; got != want {
+		t.Errorf("tiny resized to 4 layers, patch 16: (hidden, layers, heads, mlp, patch) = %v, want %v", got, want)
+	}
+	for _, bad := range []Sizes{{Heads: 5}, {Hidden: -1}, {Patch: 1000}} {
+		c, _ := Preset("tiny")
+		if err := c.Resize(bad); err == nil {
+			t.Errorf("Resize(%+v) accepted", bad)
+		}
+	}
+}

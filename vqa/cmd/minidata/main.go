@@ -3,6 +3,8 @@
 //
 //	go run ./vqa/cmd/minidata -out data/vqav2-mini
 //
+// With -seed, -train-questions or -val-questions it writes another dataset
+// of the same kind, e.g. one with more training pictures for experiments.
 // The output folder is replaced as a whole: the dataset is written to a
 // temporary folder beside it, which then takes its place.
 package main
@@ -20,9 +22,13 @@ import (
 )
 
 func main() {
+	cfg := minidata.DefaultConfig()
 	out := flag.String("out", "data/vqav2-mini", "output folder (replaced)")
+	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed the whole dataset is derived from")
+	flag.IntVar(&cfg.TrainQuestions, "train-questions", cfg.TrainQuestions, "questions in train2014 (more questions: more pictures)")
+	flag.IntVar(&cfg.ValQuestions, "val-questions", cfg.ValQuestions, "questions in val2014")
 	flag.Parse()
-	if err := run(*out, minidata.DefaultConfig(), os.Stdout); err != nil {
+	if err := run(*out, cfg, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "minidata:", err)
 		os.Exit(1)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/vilt-go/workbook/vqa/evaluate"
 	"github.com/vilt-go/workbook/vqa/internal/testutil"
 	"github.com/vilt-go/workbook/vqa/predict"
+	"github.com/vilt-go/workbook/vqa/vilt"
 )
 
 // TestPipeline trains a tiny model for a few steps on the mini dataset,
@@ -110,5 +111,39 @@ func TestShippedModel(t *testing.T) {
 	t.Logf("val2014: model %.2f%%, baseline %.2f%% (%q)", rep.Model.Overall, rep.Baseline.Overall, rep.BaselineAnswer)
 	if rep.N != 500 || rep.Model.Overall < 2*rep.Baseline.Overall {
 		t.Errorf("the shipped model scores %.2f%% on %d questions, not twice the majority baseline's %.2f%%", rep.Model.Overall, rep.N, rep.Baseline.Overall)
+	}
+}
+
+// TestTrainResizedPreset trains one step of a tiny preset with every size
+// flag set and checks the written config.json carries them; it also checks
+// the size flags' errors.
+func TestTrainResizedPreset(t *testing.T) {
+	root := filepath.Join(testutil.ModuleRoot(t), "data", "vqav2-mini")
+	out := filepath.Join(t.TempDir(), "run")
+	common := []string{"train", "-data", root, "-limit", "8", "-image-size", "64", "-trim-text", "-max-steps", "1", "-batch", "4", "-quiet", "-log-every", "0"}
+	code, stdout, stderr := runCLI(t, append(common, "-out", out, "-hidden", "64", "-layers", "1", "-heads", "2", "-mlp", "128", "-patch", "16")...)
+	if code != 0 {
+		t.Fatalf("train: code %d\n%s\n%s", code, stdout, stderr)
+	}
+	cfg, err := vilt.ReadConfig(filepath.Join(out, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := [5]int{cfg.HiddenSize, cfg.NumHiddenLayers, cfg.NumAttentionHeads, cfg.IntermediateSize, cfg.PatchSize}
+	if want := [5]int{64, 1, 2, 128, 16}; got != want {
+		t.Errorf("config.json (hidden, layers, heads, mlp, patch) = %v, want %v", got, want)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-patch", "64"}, "size_divisor 32"},
+		{[]string{"-heads", "5"}, "not a multiple of num_attention_heads"},
+		{[]string{"-model", out, "-layers", "4"}, "keeps its sizes"},
+	} {
+		code, _, stderr := runCLI(t, append(append(common, "-out", filepath.Join(t.TempDir(), "bad")), c.args...)...)
+		if code != 1 || !strings.Contains(stderr, c.want) {
+			t.Errorf("train %v: code %d, stderr %q; want code 1 and %q", c.args, code, stderr, c.want)
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/vilt-go/workbook/vqa/evaluate"
 	"github.com/vilt-go/workbook/vqa/predict"
 	"github.com/vilt-go/workbook/vqa/train"
+	"github.com/vilt-go/workbook/vqa/vilt"
 	"github.com/vilt-go/workbook/vqa/vqav2"
 )
 
@@ -65,6 +66,12 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var d dataFlags
 	d.register(fs, "train2014")
 	preset := fs.String("preset", "tiny", "model size preset with random initialisation (tiny, base); ignored with -model")
+	var sizes vilt.Sizes
+	fs.IntVar(&sizes.Hidden, "hidden", 0, "with -preset: hidden size instead of the preset's (0: preset's; tiny 96, base 768)")
+	fs.IntVar(&sizes.Layers, "layers", 0, "with -preset: transformer layers instead of the preset's (0: preset's; tiny 2, base 12)")
+	fs.IntVar(&sizes.Heads, "heads", 0, "with -preset: attention heads instead of the preset's (0: preset's; tiny 3, base 12)")
+	fs.IntVar(&sizes.MLP, "mlp", 0, "with -preset: MLP (intermediate) size instead of the preset's (0: preset's; tiny 192, base 3072)")
+	fs.IntVar(&sizes.Patch, "patch", 0, "with -preset: image patch size instead of the preset's 32 (a divisor of the processor's size_divisor, 32)")
 	modelRef := fs.String("model", "", "start from this checkpoint (folder or Hub id) instead of a preset")
 	keepLabels := fs.Bool("keep-labels", false, "keep the checkpoint's answer labels instead of building them from the data")
 	labelsFrom := fs.String("labels", "", "take the answer labels from this config.json (id2label) instead of the data, e.g. data/vilt-b32-finetuned-vqa/config.json")
@@ -120,9 +127,15 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	m, err := setUpModel(root, d, *modelRef, *preset, *labelsFrom, *keepLabels, *minCount, *topK, *seed, stdout)
+	if *modelRef != "" && sizes != (vilt.Sizes{}) {
+		return errors.New("train: -hidden, -layers, -heads, -mlp and -patch resize a -preset; a -model checkpoint keeps its sizes")
+	}
+	m, err := setUpModel(root, d, *modelRef, *preset, sizes, *labelsFrom, *keepLabels, *minCount, *topK, *seed, stdout)
 	if err != nil {
 		return err
+	}
+	if div := proc.ImageConfig().SizeDivisor; div%m.Config.PatchSize != 0 {
+		return fmt.Errorf("train: patch size %d does not divide the processor's size_divisor %d, so images would not split into whole patches", m.Config.PatchSize, div)
 	}
 	labels, err := vqav2.NewLabelMap(m.Labels())
 	if err != nil {
@@ -207,9 +220,10 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // setUpModel returns the model to train: the checkpoint modelRef (keeping
-// its labels, or with a new head for the new labels) or a preset; new
+// its labels, or with a new head for the new labels) or a preset resized by
+// sizes; new
 // labels come from labelsFrom (a config.json) or the split's answers.
-func setUpModel(root string, d dataFlags, modelRef, preset, labelsFrom string, keepLabels bool, minCount, topK int, seed uint64, stdout io.Writer) (*train.Model, error) {
+func setUpModel(root string, d dataFlags, modelRef, preset string, sizes vilt.Sizes, labelsFrom string, keepLabels bool, minCount, topK int, seed uint64, stdout io.Writer) (*train.Model, error) {
 	if modelRef != "" && keepLabels {
 		m, _, err := train.Load(modelRef, nil, seed)
 		return m, err
@@ -232,7 +246,14 @@ func setUpModel(root string, d dataFlags, modelRef, preset, labelsFrom string, k
 		labels = vqav2.BuildVocab(anns, nil, minCount, topK).ID2Label
 	}
 	if modelRef == "" {
-		return train.NewFromPreset(preset, labels, seed)
+		cfg, err := vilt.Preset(preset)
+		if err != nil {
+			return nil, err
+		}
+		if err := cfg.Resize(sizes); err != nil {
+			return nil, err
+		}
+		return train.New(cfg, labels, seed)
 	}
 	m, rep, err := train.Load(modelRef, labels, seed)
 	if err != nil {
