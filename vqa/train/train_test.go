@@ -272,14 +272,7 @@ func TestNonFiniteStops(t *testing.T) {
 func TestExportLoad(t *testing.T) {
 	l := miniLoader(t, 8, 4)
 	m := tinyModel(t, l, 1)
-	dir := t.TempDir()
-	if err := m.Export(dir, dtypes.Float32); err != nil {
-		t.Fatal(err)
-	}
-	back, rep, err := Load(dir, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	back, dir, rep := exportLoad(t, m, dtypes.Float32)
 	if len(rep.Missing)+len(rep.Unexpected) != 0 {
 		t.Errorf("report: %+v", rep)
 	}
@@ -290,14 +283,7 @@ func TestExportLoad(t *testing.T) {
 		t.Errorf("exported parameters differ by %.3g at %s", d, where)
 	}
 	// Half precision: half the file, values within float16 rounding.
-	half := t.TempDir()
-	if err := m.Export(half, dtypes.Float16); err != nil {
-		t.Fatal(err)
-	}
-	small, _, err := Load(half, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	small, half, _ := exportLoad(t, m, dtypes.Float16)
 	if d, where := maxRelDiff(params(t, small), params(t, m)); d > 1e-3 {
 		t.Errorf("float16 export differs by %.3g (relative) at %s; float16 keeps 11 bits", d, where)
 	}
@@ -308,11 +294,26 @@ func TestExportLoad(t *testing.T) {
 	}
 	// New labels: the head is re-initialised and reported missing, like
 	// fine-tuning from an MLM checkpoint.
-	_, rep, err = Load(dir, []string{"a", "b", "c"}, 0)
+	_, rep, err := Load(dir, []string{"a", "b", "c"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rep.Missing) != 6 || !strings.HasPrefix(rep.Missing[0], "classifier.") {
 		t.Errorf("with new labels, missing = %v, want the 6 classifier tensors", rep.Missing)
 	}
+}
+
+// exportLoad exports m in dtype to a new folder and loads it back, keeping
+// its labels; it returns the loaded model, the folder and the load report.
+func exportLoad(t *testing.T, m *Model, dtype dtypes.DType) (*Model, string, vilt.Report) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := m.Export(dir, dtype); err != nil {
+		t.Fatal(err)
+	}
+	back, rep, err := Load(dir, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back, dir, rep
 }
