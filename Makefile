@@ -134,7 +134,7 @@ bench-train:
 
 ## tiny-model: train the tiny preset from scratch on data/vqav2-mini, evaluate it on val2014, export data/vilt-tiny-vqav2-mini
 TINY_RUN ?= $(or $(TMPDIR),/tmp)/vilt-tiny-run
-TINY_FLAGS ?= -preset tiny -image-size 192 -trim-text -batch 16 -lr 1e-3 -warmup 0.1 -decay -cache-images -checkpoint-every 100 -epochs 40
+TINY_FLAGS ?= -preset tiny -patch 16 -image-size 96 -trim-text -batch 16 -lr 1e-3 -warmup 0.1 -decay -cache-images -checkpoint-every 100 -epochs 80
 .PHONY: tiny-model
 tiny-model:
 	rm -rf $(TINY_RUN)
