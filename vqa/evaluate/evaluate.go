@@ -89,6 +89,7 @@ func Compare(anns []vqav2.Annotation, preds map[int64]string, baselineAnswer str
 	}, nil
 }
 
+// scores keeps the accuracies of a vqaeval summary.
 func scores(s vqaeval.Summary) Scores {
 	return Scores{Overall: s.Overall, PerAnswerType: s.PerAnswerType, PerQuestionType: s.PerQuestionType}
 }

@@ -221,8 +221,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // setUpModel returns the model to train: the checkpoint modelRef (keeping
 // its labels, or with a new head for the new labels) or a preset resized by
-// sizes; new
-// labels come from labelsFrom (a config.json) or the split's answers.
+// sizes; new labels come from labelsFrom (a config.json) or the split's
+// answers.
 func setUpModel(root string, d dataFlags, modelRef, preset string, sizes vilt.Sizes, labelsFrom string, keepLabels bool, minCount, topK int, seed uint64, stdout io.Writer) (*train.Model, error) {
 	if modelRef != "" && keepLabels {
 		m, _, err := train.Load(modelRef, nil, seed)
