@@ -14,10 +14,8 @@ import (
 	"sync/atomic"
 
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/train"
 
 	"github.com/vilt-go/workbook/vqa/processor"
-	"github.com/vilt-go/workbook/vqa/vilt"
 )
 
 // LoaderOptions configures a [Loader].
@@ -37,7 +35,7 @@ type LoaderOptions struct {
 	// (default 2).
 	Prefetch int
 	// Bucket groups examples whose images fall in the same size bucket
-	// (vilt.BucketSize of the processed size) and pads every batch to its
+	// (BucketSize of the processed size) and pads every batch to its
 	// bucket, so that only a few graph shapes are ever compiled.
 	Bucket bool
 	// SkipBroken leaves out (and counts in [Loader.Skipped]) examples whose
@@ -50,8 +48,8 @@ type LoaderOptions struct {
 	TrimText bool
 }
 
-// Loader batches a [Dataset]. It implements GoMLX's train.Dataset: each
-// call to Iter yields the next epoch. It is safe for concurrent use.
+// Loader batches a [Dataset]: [Loader.Epoch] yields an epoch's batches. It
+// is safe for concurrent use.
 type Loader struct {
 	ds  *Dataset
 	opt LoaderOptions
@@ -60,8 +58,7 @@ type Loader struct {
 	buckets   []int // bucket key of each record (with Bucket)
 	sizesErr  error
 
-	mu        sync.Mutex
-	nextEpoch int
+	mu sync.Mutex
 
 	skipped atomic.Int64
 }
@@ -168,7 +165,7 @@ func (l *Loader) bucketKeys() ([]int, error) {
 				l.sizesErr = fmt.Errorf("dataset: question %d: %w", r.QuestionID, err)
 				return
 			}
-			bh, bw := vilt.BucketSize(h, w)
+			bh, bw := BucketSize(h, w)
 			l.buckets[i] = bh<<20 | bw
 		}
 	})
@@ -286,7 +283,7 @@ func (l *Loader) build(idx []int) (*Batch, error) {
 		for _, e := range encs {
 			h, w = max(h, e.Height), max(w, e.Width)
 		}
-		h, w = vilt.BucketSize(h, w)
+		h, w = BucketSize(h, w)
 		b.Batch, err = processor.CollateTo(encs, h, w)
 	} else {
 		b.Batch, err = processor.Collate(encs)
@@ -337,40 +334,25 @@ func (l *Loader) NumBatches() (int, error) {
 	return len(o), err
 }
 
-// Iter implements train.Dataset: it yields the next epoch's batches as
-// tensors (see [Batch.Tensors]).
-func (l *Loader) Iter() iter.Seq2[train.Batch, error] {
-	l.mu.Lock()
-	epoch := l.nextEpoch
-	l.nextEpoch++
-	l.mu.Unlock()
-	return func(yield func(train.Batch, error) bool) {
-		for b, err := range l.Epoch(context.Background(), epoch, 0) {
-			if err != nil {
-				yield(train.Batch{}, err)
-				return
-			}
-			in, labels := b.Tensors()
-			if !yield(train.Batch{Inputs: in, Labels: labels}, nil) {
-				return
-			}
-		}
-	}
-}
-
 // Tensors returns the model inputs (input_ids, attention_mask,
 // token_type_ids: int32 [B, L]; pixel_values: float32 [B, 3, H, W];
 // pixel_mask: int32 [B, H, W]) and the labels (targets: float32 [B,
 // NumLabels]) as tensors.
 func (b *Batch) Tensors() (inputs, labels []*tensors.Tensor) {
-	n, l, h, w := b.Size, b.SeqLen, b.Height, b.Width
-	inputs = []*tensors.Tensor{
-		tensors.FromFlatDataAndDimensions(b.InputIDs, n, l),
-		tensors.FromFlatDataAndDimensions(b.AttentionMask, n, l),
-		tensors.FromFlatDataAndDimensions(b.TokenTypeIDs, n, l),
-		tensors.FromFlatDataAndDimensions(b.PixelValues, n, 3, h, w),
-		tensors.FromFlatDataAndDimensions(b.PixelMask, n, h, w),
-	}
-	labels = []*tensors.Tensor{tensors.FromFlatDataAndDimensions(b.Targets, n, len(b.Targets)/n)}
+	inputs = b.Batch.Tensors()
+	labels = []*tensors.Tensor{tensors.FromFlatDataAndDimensions(b.Targets, b.Size, len(b.Targets)/b.Size)}
 	return inputs, labels
+}
+
+// bucketStep is the granularity of [BucketSize].
+const bucketStep = 128
+
+// BucketSize rounds a batch's padded image size up to a multiple of 128
+// pixels on each side, so a run compiles a handful of graphs (for
+// 384-shorter-edge images: heights and widths of 384, 512 or 640) instead
+// of one per image size. It is a multiple of every power-of-two patch size
+// up to 128.
+func BucketSize(h, w int) (int, int) {
+	up := func(x int) int { return max(1, (x+bucketStep-1)/bucketStep) * bucketStep }
+	return up(h), up(w)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,7 +10,7 @@ import (
 	"github.com/vilt-go/workbook/data"
 	"github.com/vilt-go/workbook/vqa/hub"
 	"github.com/vilt-go/workbook/vqa/processor"
-	"github.com/vilt-go/workbook/vqa/workbook"
+	"github.com/vilt-go/workbook/vqa/repo"
 )
 
 // dataRoot returns the VQAv2 folder to read: flag value, else $VQA_DATA,
@@ -20,7 +19,7 @@ func dataRoot(flagValue string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
-	return workbook.DataRoot()
+	return repo.DataRoot()
 }
 
 // processorFiles returns the files of a processor folder, copied into
@@ -49,12 +48,7 @@ func loadProcessor(modelRef string, imageSize int) (*processor.Processor, error)
 	if err != nil {
 		return nil, err
 	}
-	if imageSize > 0 {
-		cfg := p.ImageConfig()
-		cfg.ShortestEdge = imageSize
-		p = processor.New(p.Tokenizer(), cfg)
-	}
-	return p, nil
+	return p.WithShortestEdge(imageSize), nil
 }
 
 // writeProcessorFiles copies the processor files of modelRef's source into
@@ -83,12 +77,4 @@ func writeProcessorFiles(dir, modelRef string, p *processor.Processor) error {
 		}
 	}
 	return nil
-}
-
-// logw returns w, or io.Discard when quiet.
-func logw(w io.Writer, quiet bool) io.Writer {
-	if quiet {
-		return io.Discard
-	}
-	return w
 }

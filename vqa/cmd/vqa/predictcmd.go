@@ -7,17 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
-
-	"github.com/gomlx/compute/dtypes"
 
 	"github.com/vilt-go/workbook/vqa/backend"
 	"github.com/vilt-go/workbook/vqa/dataset"
+	"github.com/vilt-go/workbook/vqa/hfmodel"
 	"github.com/vilt-go/workbook/vqa/predict"
-	"github.com/vilt-go/workbook/vqa/train"
+	"github.com/vilt-go/workbook/vqa/repo"
 	"github.com/vilt-go/workbook/vqa/vqav2"
-	"github.com/vilt-go/workbook/vqa/workbook"
 )
 
 // defaultModel is the small model trained on the mini dataset, shipped in
@@ -41,7 +38,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if *modelRef == "" {
-		root, err := workbook.Root()
+		root, err := repo.Root()
 		if err != nil {
 			return fmt.Errorf("no -model given and %w", err)
 		}
@@ -50,7 +47,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if (*imagePath == "") == (d.split == "") {
 		return errors.New("give -image and -question, or -split")
 	}
-	m, _, err := train.Load(*modelRef, nil, 0)
+	m, _, err := hfmodel.Load(*modelRef, hfmodel.LoadOptions{})
 	if err != nil {
 		return err
 	}
@@ -100,7 +97,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // predictSplit answers every question of a split (annotations not needed)
 // and writes the official results file.
-func predictSplit(ctx context.Context, pred *predict.Predictor, m *train.Model, d dataFlags, batch int, results string, stdout io.Writer) error {
+func predictSplit(ctx context.Context, pred *predict.Predictor, m *hfmodel.Model, d dataFlags, batch int, results string, stdout io.Writer) error {
 	root, err := dataRoot(d.root)
 	if err != nil {
 		return err
@@ -133,44 +130,5 @@ func predictSplit(ctx context.Context, pred *predict.Predictor, m *train.Model, 
 		return err
 	}
 	fmt.Fprintf(stdout, "%d answers written to %s\n", len(answers), results)
-	return nil
-}
-
-func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("export", "Writes a model (a training folder, a folder or a Hub id) as a HuggingFace folder:\n"+
-		"config.json, model.safetensors and the processor files.", stderr)
-	modelRef := fs.String("model", "", "model to export (e.g. the -out folder of vqa train)")
-	out := fs.String("out", "", "folder to write")
-	imageSize := fs.Int("image-size", 0, "shorter edge written to preprocessor_config.json (0: keep the model's)")
-	dtypeName := fs.String("dtype", "float32", "weight type in model.safetensors: float32, float16 or bfloat16 (half the size)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *modelRef == "" || *out == "" {
-		return errors.New("give -model and -out")
-	}
-	m, _, err := train.Load(*modelRef, nil, 0)
-	if err != nil {
-		return err
-	}
-	proc, err := loadProcessor(*modelRef, *imageSize)
-	if err != nil {
-		return err
-	}
-	dtype, ok := map[string]dtypes.DType{"float32": dtypes.Float32, "float16": dtypes.Float16, "bfloat16": dtypes.BFloat16}[*dtypeName]
-	if !ok {
-		return fmt.Errorf("-dtype %q: want float32, float16 or bfloat16", *dtypeName)
-	}
-	if err := m.Export(*out, dtype); err != nil {
-		return err
-	}
-	if err := writeProcessorFiles(*out, *modelRef, proc); err != nil {
-		return err
-	}
-	st, err := os.Stat(filepath.Join(*out, "model.safetensors"))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s: config.json, model.safetensors (%d bytes), processor files\n", *out, st.Size())
 	return nil
 }
