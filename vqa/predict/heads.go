@@ -186,6 +186,49 @@ func (p *Predictor) Verify(left, right imageproc.RGB, sentence string) (Verdict,
 	return Verdict{Label: p.model.Config.ID2Label[best], Probability: probs[best]}, nil
 }
 
+// TokenLabel is the predicted label of one text token.
+type TokenLabel struct {
+	// Token is the word piece, at Position in the encoding.
+	Token    string `json:"token"`
+	Position int    `json:"position"`
+	// Label is the best label and Score its softmax probability.
+	Label string  `json:"label"`
+	Score float64 `json:"score"`
+}
+
+// ClassifyTokens labels every word piece of text (HF's
+// token-classification pipeline, with an image) with a
+// TokenClassification model; [CLS], [SEP] and padding are left out.
+func (p *Predictor) ClassifyTokens(img imageproc.RGB, text string) ([]TokenLabel, error) {
+	if err := p.needHead(vilt.TokenClassification, "labelling tokens"); err != nil {
+		return nil, err
+	}
+	enc, err := p.proc.EncodeRGB(img, text)
+	if err != nil {
+		return nil, fmt.Errorf("predict: %w", err)
+	}
+	b, err := processor.Collate([]processor.Encoding{enc})
+	if err != nil {
+		return nil, fmt.Errorf("predict: %w", err)
+	}
+	out, err := p.logits(b.Tensors())
+	if err != nil {
+		return nil, err
+	}
+	n := p.model.Config.NumLabels()
+	tok := p.proc.Tokenizer()
+	var labels []TokenLabel
+	for pos, id := range enc.InputIDs {
+		if enc.AttentionMask[pos] == 0 || tok.IsFraming(id) {
+			continue
+		}
+		probs := softmax(out.rows[0][pos*n : (pos+1)*n])
+		best := topIndices(probs, 1)[0]
+		labels = append(labels, TokenLabel{Token: tok.Token(id), Position: pos, Label: p.model.Config.ID2Label[best], Score: probs[best]})
+	}
+	return labels, nil
+}
+
 // softmax returns the softmax of logits in float64.
 func softmax(logits []float32) []float64 {
 	peak := math.Inf(-1)

@@ -134,6 +134,13 @@ func (t *Tokenizer) MaxLength() int { return t.opts.MaxLength }
 // modelling fills in.
 func (t *Tokenizer) MaskID() int32 { return t.maskID }
 
+// IsFraming reports whether id is one of the tokens the tokenizer adds
+// around the text: [CLS], [SEP] or [PAD].
+func (t *Tokenizer) IsFraming(id int32) bool {
+	tok := t.Token(id)
+	return tok == t.opts.ClsToken || tok == t.opts.SepToken || tok == t.opts.PadToken
+}
+
 // VocabSize is the number of ids (largest id + 1).
 func (t *Tokenizer) VocabSize() int { return len(t.tokens) }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vilt-go/workbook/data"
 	"github.com/vilt-go/workbook/vqa/hub"
+	"github.com/vilt-go/workbook/vqa/imageproc"
 	"github.com/vilt-go/workbook/vqa/processor"
 	"github.com/vilt-go/workbook/vqa/repo"
 )
@@ -40,13 +41,25 @@ func processorSource(modelRef string) (fs.FS, string) {
 	return data.FS, processor.DefaultDir
 }
 
-// loadProcessor loads the processor for modelRef; imageSize > 0 overrides
-// the shorter edge images are resized to.
+// loadProcessor loads the processor for modelRef: its own files, else the
+// default processor embedded in package data, whose image settings are
+// replaced by the model folder's preprocessor_config.json when it has one
+// but no tokenizer files (as HF's tiny test checkpoints). imageSize > 0
+// overrides the shorter edge images are resized to.
 func loadProcessor(modelRef string, imageSize int) (*processor.Processor, error) {
 	fsys, dir := processorSource(modelRef)
 	p, err := processor.LoadFS(fsys, dir)
 	if err != nil {
 		return nil, err
+	}
+	if fsys == data.FS && modelRef != "" {
+		if cfgDir, err := hub.Resolve(modelRef, "", "preprocessor_config.json"); err == nil {
+			cfg, err := imageproc.ReadConfig(filepath.Join(cfgDir, "preprocessor_config.json"))
+			if err != nil {
+				return nil, err
+			}
+			p = processor.New(p.Tokenizer(), cfg)
+		}
 	}
 	return p.WithShortestEdge(imageSize), nil
 }
