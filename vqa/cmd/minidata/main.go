@@ -69,9 +69,9 @@ func run(out string, cfg minidata.Config, w io.Writer) error {
 	for _, name := range names {
 		st := stats[name]
 		total += st.Bytes
-		fmt.Fprintf(w, "%s: %d images, %d questions (yes/no %d, number %d, other %d), %.2f MB\n",
+		fmt.Fprintf(w, "%s: %d images, %d questions (yes/no %d, number %d, other %d), %d captions, %.2f MB\n",
 			name, st.Images, st.Questions, st.AnswerTypes[minidata.YesNo], st.AnswerTypes[minidata.Number],
-			st.AnswerTypes[minidata.Other], float64(st.Bytes)/1e6)
+			st.AnswerTypes[minidata.Other], st.Captions, float64(st.Bytes)/1e6)
 	}
 	fmt.Fprintf(w, "wrote %s: %.2f MB in %s\n", out, float64(total)/1e6, time.Since(start).Round(time.Millisecond))
 	return nil
