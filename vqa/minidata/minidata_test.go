@@ -119,12 +119,15 @@ func TestGenerateDeterministic(t *testing.T) {
 
 func TestGenerateRejectsBadConfig(t *testing.T) {
 	for name, edit := range map[string]func(*minidata.Config){
-		"negative questions": func(c *minidata.Config) { c.TrainQuestions = -1 },
-		"min above max":      func(c *minidata.Config) { c.MinQuestionsPerImage = 11 },
-		"zero per image":     func(c *minidata.Config) { c.MinQuestionsPerImage = 0 },
-		"1000 per image":     func(c *minidata.Config) { c.MaxQuestionsPerImage = 1000 },
-		"JPEG quality 0":     func(c *minidata.Config) { c.JPEGQuality = 0 },
-		"JPEG quality 101":   func(c *minidata.Config) { c.JPEGQuality = 101 },
+		"negative questions":   func(c *minidata.Config) { c.TrainQuestions = -1 },
+		"min above max":        func(c *minidata.Config) { c.MinQuestionsPerImage = 11 },
+		"zero per image":       func(c *minidata.Config) { c.MinQuestionsPerImage = 0 },
+		"1000 per image":       func(c *minidata.Config) { c.MaxQuestionsPerImage = 1000 },
+		"JPEG quality 0":       func(c *minidata.Config) { c.JPEGQuality = 0 },
+		"JPEG quality 101":     func(c *minidata.Config) { c.JPEGQuality = 101 },
+		"images and questions": func(c *minidata.Config) { c.TrainImages = 5 },
+		"negative images":      func(c *minidata.Config) { c.ValQuestions, c.ValImages = 0, -1 },
+		"negative short side":  func(c *minidata.Config) { c.ShortSide = -1 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := minidata.DefaultConfig()

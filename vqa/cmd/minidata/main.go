@@ -7,6 +7,15 @@
 // of the same kind, e.g. one with more training pictures for experiments.
 // The output folder is replaced as a whole: the dataset is written to a
 // temporary folder beside it, which then takes its place.
+//
+// The subcommand corpus makes a larger corpus of the same kind on demand,
+// in a cache folder outside the repository (package corpus), and reuses it
+// when it is already there:
+//
+//	go run ./vqa/cmd/minidata corpus -scenes 5000 -short-side 128
+//
+// It prints the progress to standard error and the corpus folder, last, to
+// standard output.
 package main
 
 import (
@@ -22,6 +31,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "corpus" {
+		if err := corpusMain(os.Args[2:], os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "minidata corpus:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg := minidata.DefaultConfig()
 	out := flag.String("out", "data/vqav2-mini", "output folder (replaced)")
 	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed the whole dataset is derived from")
