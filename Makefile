@@ -99,12 +99,13 @@ fuzz-weights:
 	$(GO) test ./vqa/hfweights/torchbin/ -run '^$$' -fuzz '^FuzzUnpickle$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./vqa/hfweights/torchbin/ -run '^$$' -fuzz '^FuzzReadZip$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
-## fuzz-data: fuzz the COCO file-name parser, the VQAv2 JSON readers and the answer normalization (FUZZTIME each)
+## fuzz-data: fuzz the COCO file-name parser, the VQAv2 and COCO captions JSON readers and the answer normalization (FUZZTIME each)
 .PHONY: fuzz-data
 fuzz-data:
 	$(GO) test ./vqa/vqav2/ -run '^$$' -fuzz '^FuzzImageID$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./vqa/vqav2/ -run '^$$' -fuzz '^FuzzReadQuestions$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./vqa/vqav2/ -run '^$$' -fuzz '^FuzzReadAnnotations$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./vqa/vqav2/ -run '^$$' -fuzz '^FuzzReadCaptions$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./vqa/vqaeval/ -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 ## fuzz-processor: fuzz image decode + processing and the tokenizer (FUZZTIME each)

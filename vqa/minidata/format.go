@@ -104,3 +104,69 @@ func officialFiles(s split) (QuestionsFile, AnnotationsFile) {
 	}
 	return qf, af
 }
+
+// The structs below are the layout of COCO's captions files
+// (annotations/captions_train2014.json), keys in the order of the
+// official files; the images keep the fields a reader needs.
+
+// CaptionsFile is a captions_<split>.json file.
+type CaptionsFile struct {
+	Info        COCOInfo      `json:"info"`
+	Images      []COCOImage   `json:"images"`
+	Licenses    []COCOLicense `json:"licenses"`
+	Annotations []Caption     `json:"annotations"`
+}
+
+// COCOInfo is the "info" block of a COCO annotations file.
+type COCOInfo struct {
+	Description string `json:"description"`
+	URL         string `json:"url"`
+	Version     string `json:"version"`
+	Year        int    `json:"year"`
+	Contributor string `json:"contributor"`
+	DateCreated string `json:"date_created"`
+}
+
+// COCOImage is one record of the "images" list of a COCO annotations file.
+type COCOImage struct {
+	License  int    `json:"license"`
+	FileName string `json:"file_name"`
+	Height   int    `json:"height"`
+	Width    int    `json:"width"`
+	ID       int64  `json:"id"`
+}
+
+// COCOLicense is one record of the "licenses" list of a COCO annotations
+// file; images refer to it by id.
+type COCOLicense struct {
+	URL  string `json:"url"`
+	ID   int    `json:"id"`
+	Name string `json:"name"`
+}
+
+// Caption is one record of the "annotations" list of a captions file.
+type Caption struct {
+	ImageID int64  `json:"image_id"`
+	ID      int64  `json:"id"`
+	Caption string `json:"caption"`
+}
+
+// captionsFile returns the split's captions file. Caption ids are
+// image_id*1000 + k, k counting the image's captions.
+func captionsFile(s split) CaptionsFile {
+	cf := CaptionsFile{
+		Info: COCOInfo{Description: info.Description, URL: info.URL, Version: info.Version,
+			Year: info.Year, Contributor: info.Contributor, DateCreated: info.DateCreated},
+		Images:      make([]COCOImage, 0, len(s.images)),
+		Licenses:    []COCOLicense{{URL: license.URL, ID: 1, Name: license.Name}},
+		Annotations: make([]Caption, 0, CaptionsPerImage*len(s.images)),
+	}
+	for _, img := range s.images {
+		cf.Images = append(cf.Images, COCOImage{License: 1, FileName: ImageFileName(s.name, img.id),
+			Height: img.height, Width: img.width, ID: img.id})
+		for k, c := range img.captions {
+			cf.Annotations = append(cf.Annotations, Caption{ImageID: img.id, ID: img.id*1000 + int64(k), Caption: c})
+		}
+	}
+	return cf
+}

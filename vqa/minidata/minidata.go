@@ -3,7 +3,9 @@
 // backgrounds, with questions and 10 simulated human answers each, written
 // in the exact layout and JSON schema of the official VQAv2 release
 // (train2014/COCO_train2014_%012d.jpg, v2_OpenEnded_mscoco_train2014_questions.json,
-// v2_mscoco_train2014_annotations.json, and the same for val2014).
+// v2_mscoco_train2014_annotations.json, and the same for val2014), and
+// [CaptionsPerImage] captions per picture in the layout of COCO's captions
+// files (captions_train2014.json, captions_val2014.json).
 //
 // Generation is deterministic: the same [Config] gives the same bytes
 // (with the same Go release, whose image/jpeg encoder writes the JPEGs).
@@ -24,6 +26,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+
+	"github.com/vilt-go/workbook/vqa/imageproc"
 )
 
 // Config sets what [Generate] writes. [DefaultConfig] gives the settings
@@ -34,11 +38,21 @@ type Config struct {
 	// TrainQuestions and ValQuestions are the exact number of questions
 	// in each split.
 	TrainQuestions, ValQuestions int
+	// TrainImages and ValImages, when set, give the exact number of
+	// pictures of each split instead (each with all its questions); the
+	// split's question count must then be 0. A split with neither is not
+	// written.
+	TrainImages, ValImages int
 	// MinQuestionsPerImage and MaxQuestionsPerImage bound the questions
 	// asked about one picture (fewer when a scene allows fewer).
 	MinQuestionsPerImage, MaxQuestionsPerImage int
 	// JPEGQuality is the image/jpeg quality, 1..100.
 	JPEGQuality int
+	// ShortSide, when > 0, shrinks every picture after drawing it so that
+	// its shorter side has ShortSide pixels (Pillow's bicubic filter, as
+	// the processor resizes); 0 keeps the COCO sizes. Scenes, questions and
+	// captions do not depend on it.
+	ShortSide int
 }
 
 // DefaultConfig returns the configuration of data/vqav2-mini.
@@ -61,10 +75,10 @@ const (
 
 // SplitStats counts what was written for one split.
 type SplitStats struct {
-	Images, Questions int
+	Images, Questions, Captions int
 	// AnswerTypes counts questions per answer_type ("yes/no", "number", "other").
 	AnswerTypes map[string]int
-	// Bytes is the size of the split's images and two JSON files.
+	// Bytes is the size of the split's images and three JSON files.
 	Bytes int64
 }
 
@@ -73,16 +87,20 @@ type Stats map[string]SplitStats
 
 // Salts separate the random streams of one image.
 const (
-	sceneStream  = 1
-	renderStream = 2
+	sceneStream   = 1
+	renderStream  = 2
+	captionStream = 3
 )
 
-// image is one generated picture with its questions and human answers.
+// imageRec is one generated picture with its questions, human answers and
+// captions; width and height are the size of its file.
 type imageRec struct {
-	id      int64
-	scene   Scene
-	qas     []qa
-	answers [][]humanAnswer
+	id            int64
+	scene         Scene
+	qas           []qa
+	answers       [][]humanAnswer
+	captions      []string
+	width, height int
 }
 
 // split is one generated split.
@@ -98,6 +116,12 @@ func (c Config) validate() error {
 	switch {
 	case c.TrainQuestions < 0 || c.ValQuestions < 0:
 		return fmt.Errorf("minidata: question counts %d/%d: want >= 0", c.TrainQuestions, c.ValQuestions)
+	case c.TrainImages < 0 || c.ValImages < 0:
+		return fmt.Errorf("minidata: image counts %d/%d: want >= 0", c.TrainImages, c.ValImages)
+	case c.TrainImages > 0 && c.TrainQuestions > 0, c.ValImages > 0 && c.ValQuestions > 0:
+		return fmt.Errorf("minidata: a split sized both by questions and by images: want one of the two")
+	case c.ShortSide < 0:
+		return fmt.Errorf("minidata: short side %d: want >= 0 (0 keeps COCO sizes)", c.ShortSide)
 	case c.MinQuestionsPerImage < 1 || c.MaxQuestionsPerImage < c.MinQuestionsPerImage || c.MaxQuestionsPerImage > 999:
 		return fmt.Errorf("minidata: questions per image %d..%d: want 1 <= min <= max <= 999", c.MinQuestionsPerImage, c.MaxQuestionsPerImage)
 	case c.JPEGQuality < 1 || c.JPEGQuality > 100:
@@ -116,11 +140,14 @@ func build(cfg Config) ([]split, error) {
 	used := make(map[int64]bool)
 	var out []split
 	for _, sp := range []struct {
-		name string
-		n    int
-	}{{Train, cfg.TrainQuestions}, {Val, cfg.ValQuestions}} {
+		name              string
+		questions, images int
+	}{{Train, cfg.TrainQuestions, cfg.TrainImages}, {Val, cfg.ValQuestions, cfg.ValImages}} {
+		if sp.questions == 0 && sp.images == 0 {
+			continue
+		}
 		s := split{name: sp.name}
-		for total := 0; total < sp.n; {
+		for total := 0; total < sp.questions || len(s.images) < sp.images; {
 			id := 1 + ids.Int64N(maxCOCOID)
 			if used[id] {
 				continue
@@ -129,7 +156,11 @@ func build(cfg Config) ([]split, error) {
 			r := rand.New(rand.NewPCG(cfg.Seed+sceneStream, uint64(id)))
 			scene := newScene(r)
 			k := cfg.MinQuestionsPerImage + r.IntN(cfg.MaxQuestionsPerImage-cfg.MinQuestionsPerImage+1)
-			img := imageRec{id: id, scene: scene, qas: askQuestions(&scene, min(k, sp.n-total), r)}
+			if sp.questions > 0 {
+				k = min(k, sp.questions-total)
+			}
+			img := imageRec{id: id, scene: scene, qas: askQuestions(&scene, k, r)}
+			img.width, img.height = pictureSize(scene, cfg.ShortSide)
 			for _, q := range img.qas {
 				as, err := annotate(q, &scene, r)
 				if err != nil {
@@ -137,6 +168,11 @@ func build(cfg Config) ([]split, error) {
 				}
 				img.answers = append(img.answers, as)
 			}
+			caps, err := describe(&scene, rand.New(rand.NewPCG(cfg.Seed+captionStream, uint64(id))))
+			if err != nil {
+				return nil, fmt.Errorf("minidata: %s image %d: %w", sp.name, id, err)
+			}
+			img.captions = caps
 			total += len(img.qas)
 			s.images = append(s.images, img)
 		}
@@ -145,17 +181,52 @@ func build(cfg Config) ([]split, error) {
 	return out, nil
 }
 
+// pictureSize returns the size of a scene's picture file: the scene's
+// size, or that size shrunk to a shorter side of shortSide pixels (the
+// longer side rounded to the nearest pixel).
+func pictureSize(s Scene, shortSide int) (w, h int) {
+	if shortSide <= 0 || shortSide >= min(s.Width, s.Height) {
+		return s.Width, s.Height
+	}
+	scale := float64(shortSide) / float64(min(s.Width, s.Height))
+	w, h = int(float64(float64(s.Width)*scale)+0.5), int(float64(float64(s.Height)*scale)+0.5)
+	if s.Width < s.Height {
+		w = shortSide
+	} else {
+		h = shortSide
+	}
+	return w, h
+}
+
+// Option configures [Generate].
+type Option func(*options)
+
+type options struct {
+	progress func(split string, done, total int)
+}
+
+// WithProgress makes [Generate] call fn after each picture written, with
+// the split's name, the pictures written so far and the split's total.
+// Calls are serialised.
+func WithProgress(fn func(split string, done, total int)) Option {
+	return func(o *options) { o.progress = fn }
+}
+
 // Generate writes the dataset described by cfg into dir (created if
 // needed; existing files with the same names are overwritten): for each
-// split its image folder and its questions and annotations files.
-func Generate(dir string, cfg Config) (Stats, error) {
+// split its image folder and its questions, annotations and captions files.
+func Generate(dir string, cfg Config, opts ...Option) (Stats, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	splits, err := build(cfg)
 	if err != nil {
 		return nil, err
 	}
 	stats := make(Stats)
 	for _, s := range splits {
-		st, err := writeSplit(dir, s, cfg)
+		st, err := writeSplit(dir, s, cfg, o)
 		if err != nil {
 			return nil, err
 		}
@@ -180,15 +251,23 @@ func AnnotationsFileName(split string) string {
 	return "v2_mscoco_" + split + "_annotations.json"
 }
 
+// CaptionsFileName returns "captions_<split>.json", the name of COCO's
+// captions files.
+func CaptionsFileName(split string) string {
+	return "captions_" + split + ".json"
+}
+
 // writeSplit renders and writes one split's pictures (in parallel) and
-// its two JSON files.
-func writeSplit(dir string, s split, cfg Config) (SplitStats, error) {
+// its three JSON files.
+func writeSplit(dir string, s split, cfg Config, o options) (SplitStats, error) {
 	imgDir := filepath.Join(dir, s.name)
 	if err := os.MkdirAll(imgDir, 0o755); err != nil {
 		return SplitStats{}, fmt.Errorf("minidata: %w", err)
 	}
 	sizes := make([]int64, len(s.images))
 	errs := make([]error, len(s.images))
+	var mu sync.Mutex
+	done := 0
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
@@ -201,6 +280,11 @@ func writeSplit(dir string, s split, cfg Config) (SplitStats, error) {
 				buf.Reset()
 				var pic *image.RGBA
 				pic, scratch = render(img.scene, r, scratch)
+				pic, err := shrink(pic, img.width, img.height)
+				if err != nil {
+					errs[i] = fmt.Errorf("minidata: image %d: %w", img.id, err)
+					continue
+				}
 				if err := jpeg.Encode(&buf, pic, &jpeg.Options{Quality: cfg.JPEGQuality}); err != nil {
 					errs[i] = fmt.Errorf("minidata: encoding image %d: %w", img.id, err)
 					continue
@@ -211,6 +295,12 @@ func writeSplit(dir string, s split, cfg Config) (SplitStats, error) {
 					continue
 				}
 				sizes[i] = int64(buf.Len())
+				if o.progress != nil {
+					mu.Lock()
+					done++
+					o.progress(s.name, done, len(s.images))
+					mu.Unlock()
+				}
 			}
 		})
 	}
@@ -224,6 +314,8 @@ func writeSplit(dir string, s split, cfg Config) (SplitStats, error) {
 	}
 
 	st := SplitStats{Images: len(s.images), AnswerTypes: make(map[string]int)}
+	cf := captionsFile(s)
+	st.Captions = len(cf.Annotations)
 	for _, n := range sizes {
 		st.Bytes += n
 	}
@@ -235,7 +327,7 @@ func writeSplit(dir string, s split, cfg Config) (SplitStats, error) {
 	for _, f := range []struct {
 		name string
 		v    any
-	}{{QuestionsFileName(s.name), qf}, {AnnotationsFileName(s.name), af}} {
+	}{{QuestionsFileName(s.name), qf}, {AnnotationsFileName(s.name), af}, {CaptionsFileName(s.name), cf}} {
 		name := f.name
 		data, err := json.Marshal(f.v)
 		if err != nil {
@@ -247,4 +339,22 @@ func writeSplit(dir string, s split, cfg Config) (SplitStats, error) {
 		st.Bytes += int64(len(data))
 	}
 	return st, nil
+}
+
+// shrink returns pic resized to w x h with Pillow's bicubic filter, or pic
+// itself when it already has that size.
+func shrink(pic *image.RGBA, w, h int) (*image.RGBA, error) {
+	if b := pic.Bounds(); b.Dx() == w && b.Dy() == h {
+		return pic, nil
+	}
+	small, err := imageproc.Resize(imageproc.ToRGB(pic), w, h)
+	if err != nil {
+		return nil, err
+	}
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := range w * h {
+		copy(out.Pix[4*i:4*i+3], small.Pix[3*i:3*i+3])
+		out.Pix[4*i+3] = 255
+	}
+	return out, nil
 }

@@ -119,12 +119,15 @@ func TestGenerateDeterministic(t *testing.T) {
 
 func TestGenerateRejectsBadConfig(t *testing.T) {
 	for name, edit := range map[string]func(*minidata.Config){
-		"negative questions": func(c *minidata.Config) { c.TrainQuestions = -1 },
-		"min above max":      func(c *minidata.Config) { c.MinQuestionsPerImage = 11 },
-		"zero per image":     func(c *minidata.Config) { c.MinQuestionsPerImage = 0 },
-		"1000 per image":     func(c *minidata.Config) { c.MaxQuestionsPerImage = 1000 },
-		"JPEG quality 0":     func(c *minidata.Config) { c.JPEGQuality = 0 },
-		"JPEG quality 101":   func(c *minidata.Config) { c.JPEGQuality = 101 },
+		"negative questions":   func(c *minidata.Config) { c.TrainQuestions = -1 },
+		"min above max":        func(c *minidata.Config) { c.MinQuestionsPerImage = 11 },
+		"zero per image":       func(c *minidata.Config) { c.MinQuestionsPerImage = 0 },
+		"1000 per image":       func(c *minidata.Config) { c.MaxQuestionsPerImage = 1000 },
+		"JPEG quality 0":       func(c *minidata.Config) { c.JPEGQuality = 0 },
+		"JPEG quality 101":     func(c *minidata.Config) { c.JPEGQuality = 101 },
+		"images and questions": func(c *minidata.Config) { c.TrainImages = 5 },
+		"negative images":      func(c *minidata.Config) { c.ValQuestions, c.ValImages = 0, -1 },
+		"negative short side":  func(c *minidata.Config) { c.ShortSide = -1 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := minidata.DefaultConfig()
@@ -504,6 +507,111 @@ func TestReadableByVQAv2(t *testing.T) {
 			t.Logf("VQA accuracy of the multiple-choice answers: %.2f overall, %v", sum.Overall, sum.PerAnswerType)
 			if sum.Overall < 90 {
 				t.Errorf("multiple-choice answers score %.2f%% on VQA accuracy: want >= 90%%", sum.Overall)
+			}
+		})
+	}
+}
+
+type cocoImage struct {
+	License  int64  `json:"license"`
+	FileName string `json:"file_name"`
+	Height   int64  `json:"height"`
+	Width    int64  `json:"width"`
+	ID       int64  `json:"id"`
+}
+
+type cocoCaption struct {
+	ImageID int64  `json:"image_id"`
+	ID      int64  `json:"id"`
+	Caption string `json:"caption"`
+}
+
+// TestCommittedCaptions checks the shipped captions files against COCO's
+// captions layout, independently of the generator's types: exactly the
+// keys of captions_train2014.json, one images record per picture of the
+// split with its file name and true size, CaptionsPerImage captions per
+// picture with unique ids, and every caption on a known image.
+func TestCommittedCaptions(t *testing.T) {
+	root := committed(t)
+	for _, split := range []string{minidata.Train, minidata.Val} {
+		t.Run(split, func(t *testing.T) {
+			name := minidata.CaptionsFileName(split)
+			data, err := os.ReadFile(filepath.Join(root, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := object(data, name, "info", "images", "licenses", "annotations")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := object(m["info"], name+": info", "description", "url", "version", "year", "contributor", "date_created"); err != nil {
+				t.Error(err)
+			}
+			licenses := records[struct {
+				URL  string `json:"url"`
+				ID   int64  `json:"id"`
+				Name string `json:"name"`
+			}](t, m["licenses"], name+": licenses", "url", "id", "name")
+			licenseIDs := make(map[int64]bool)
+			for _, l := range licenses {
+				licenseIDs[l.ID] = l.URL != "" && l.Name != ""
+			}
+			images := records[cocoImage](t, m["images"], name+": images", "license", "file_name", "height", "width", "id")
+			caps := records[cocoCaption](t, m["annotations"], name+": annotations", "image_id", "id", "caption")
+
+			qs, _ := splitFiles(t, root, split)
+			want := make(map[int64]bool)
+			for _, q := range qs {
+				want[q.ImageID] = true
+			}
+			perImage := make(map[int64]int)
+			for _, img := range images {
+				if !want[img.ID] {
+					t.Errorf("images: id %d has no questions in %s", img.ID, split)
+				}
+				if _, dup := perImage[img.ID]; dup {
+					t.Errorf("images: id %d twice", img.ID)
+				}
+				perImage[img.ID] = 0
+				if !licenseIDs[img.License] {
+					t.Errorf("images: id %d: license %d is not in licenses", img.ID, img.License)
+				}
+				if img.FileName != vqav2.FileName(split, img.ID) {
+					t.Errorf("images: id %d: file_name %q, want %q", img.ID, img.FileName, vqav2.FileName(split, img.ID))
+				}
+				f, err := os.Open(filepath.Join(root, split, img.FileName))
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				cfg, _, err := image.DecodeConfig(f)
+				f.Close()
+				if err != nil || int64(cfg.Width) != img.Width || int64(cfg.Height) != img.Height {
+					t.Errorf("%s: %dx%d (%v), images record says %dx%d", img.FileName, cfg.Width, cfg.Height, err, img.Width, img.Height)
+				}
+			}
+			if len(perImage) != len(want) {
+				t.Errorf("%d images records for %d pictures", len(perImage), len(want))
+			}
+			ids := make(map[int64]bool)
+			for _, c := range caps {
+				n, ok := perImage[c.ImageID]
+				if !ok {
+					t.Errorf("caption %d: image_id %d is not in images", c.ID, c.ImageID)
+				}
+				perImage[c.ImageID] = n + 1
+				if ids[c.ID] {
+					t.Errorf("caption id %d twice", c.ID)
+				}
+				ids[c.ID] = true
+				if c.Caption == "" || strings.TrimSpace(c.Caption) != c.Caption {
+					t.Errorf("caption %d: %q: want non-empty text without outer spaces", c.ID, c.Caption)
+				}
+			}
+			for id, n := range perImage {
+				if n != minidata.CaptionsPerImage {
+					t.Errorf("image %d: %d captions, want %d", id, n, minidata.CaptionsPerImage)
+				}
 			}
 		})
 	}

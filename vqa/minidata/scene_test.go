@@ -349,3 +349,45 @@ func TestMostCommon(t *testing.T) {
 		}
 	}
 }
+
+// TestShrunkPicturesMatchScene generates pictures with a short side of 128
+// pixels and checks them like the full-size ones, against the scene scaled
+// to the picture's size.
+func TestShrunkPicturesMatchScene(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.TrainQuestions, cfg.ValQuestions, cfg.TrainImages, cfg.ShortSide, cfg.JPEGQuality = 5, 0, 0, 12, 128, 90
+	dir := t.TempDir()
+	if _, err := Generate(dir, cfg); err != nil {
+		t.Fatal(err)
+	}
+	splits, err := build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(splits) != 1 || splits[0].name != Train || len(splits[0].images) != 12 {
+		t.Fatalf("built %d splits: want train2014 alone with 12 pictures", len(splits))
+	}
+	for _, rec := range splits[0].images {
+		f, err := os.Open(filepath.Join(dir, Train, ImageFileName(Train, rec.id)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := jpeg.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := img.Bounds()
+		if min(b.Dx(), b.Dy()) != 128 {
+			t.Errorf("image %d: %v, want a shorter side of 128", rec.id, b)
+		}
+		scale := 128 / float64(min(rec.scene.Width, rec.scene.Height))
+		s := Scene{Width: b.Dx(), Height: b.Dy()}
+		for _, o := range rec.scene.Objects {
+			o.X, o.Y, o.R = o.X*scale, o.Y*scale, o.R*scale
+			s.Objects = append(s.Objects, o)
+		}
+		rec.scene = s
+		checkPicture(t, rec, img)
+	}
+}

@@ -189,3 +189,74 @@ func officialAnnotations(anns []vqav2.Annotation) []officialAnnotation {
 	}
 	return out
 }
+
+// FuzzReadCaptions: no panics; errors are *FieldErrors naming the file;
+// accepted input is valid JSON with unique image and caption ids, sizes
+// above 0, non-blank captions of bounded length on listed images, and
+// writing it back in COCO's layout reads back the same.
+func FuzzReadCaptions(f *testing.F) {
+	data, err := os.ReadFile(vqav2.CaptionsPath(filepath.Join(testutil.ModuleRoot(f), "data", "vqav2-mini"), "val2014"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	img := `{"id":1,"file_name":"a.jpg","width":4,"height":3}`
+	for _, s := range []string{`{"images":[],"annotations":[]}`,
+		`{"info":{"year":2014},"images":[` + img + `],"licenses":[{"id":1}],"annotations":[{"image_id":1,"id":5,"caption":"A cat"}]}`,
+		`{"images":[` + img + `,` + img + `],"annotations":[]}`, `{"annotations":[{"image_id":2,"id":1,"caption":"x"}],"images":[]}`,
+		`{"images":[{"id":1,"file_name":"a","width":-1,"height":3}],"annotations":[]}`, `{"images":{}}`, `[]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := vqav2.DecodeCaptions(bytes.NewReader(data), "fuzz.json")
+		if err != nil {
+			checkReadError(t, err)
+			return
+		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
+		type image struct {
+			ID       int64  `json:"id"`
+			FileName string `json:"file_name"`
+			Width    int    `json:"width"`
+			Height   int    `json:"height"`
+		}
+		type caption struct {
+			ImageID int64  `json:"image_id"`
+			ID      int64  `json:"id"`
+			Caption string `json:"caption"`
+		}
+		file := struct {
+			Images      []image   `json:"images"`
+			Annotations []caption `json:"annotations"`
+		}{Images: []image{}, Annotations: []caption{}}
+		images := make(map[int64]bool)
+		for _, img := range c.Images {
+			if images[img.ID] || img.FileName == "" || img.Width <= 0 || img.Height <= 0 {
+				t.Fatalf("accepted image %+v (duplicate id: %v)", img, images[img.ID])
+			}
+			images[img.ID] = true
+			file.Images = append(file.Images, image{img.ID, img.FileName, img.Width, img.Height})
+		}
+		ids := make(map[int64]bool)
+		for _, cp := range c.Captions {
+			if ids[cp.ID] || !images[cp.ImageID] || strings.TrimSpace(cp.Caption) == "" || len(cp.Caption) > vqav2.MaxCaptionBytes {
+				t.Fatalf("accepted caption %+v (duplicate id: %v)", cp, ids[cp.ID])
+			}
+			ids[cp.ID] = true
+			file.Annotations = append(file.Annotations, caption{cp.ImageID, cp.ID, cp.Caption})
+		}
+		out, err := json.Marshal(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := vqav2.DecodeCaptions(bytes.NewReader(out), "again.json")
+		if err != nil {
+			t.Fatalf("reading back %s: %v", out, err)
+		}
+		if !reflect.DeepEqual(again, c) {
+			t.Errorf("round trip: %+v, want %+v", again, c)
+		}
+	})
+}

@@ -2,7 +2,8 @@
 // file names, the questions and annotations JSON files, their join on
 // question_id, the answer vocabulary (label2id / id2label in the HuggingFace
 // config.json form), the soft training targets of the HuggingFace ViLT
-// walk-through, and results (submission) files.
+// walk-through, results (submission) files, and COCO captions files
+// ([ReadCaptions]).
 //
 // The file formats are described in docs/vqav2-format.md of the shared
 // material; see [ScanQuestions] and [ScanAnnotations] for what is validated.

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 )
 
@@ -150,7 +152,7 @@ func readFile(path string, read func(io.Reader) error) error {
 // naming the record and field, or errors from fn.
 func ScanQuestions(r io.Reader, name string, fn func(Question) error) error {
 	seen := make(map[int64]struct{})
-	return scanArray(r, name, "questions", func(dec *json.Decoder, at recordAt) error {
+	return scanArrays(r, name, map[string]eachFunc{"questions": func(dec *json.Decoder, at recordAt) error {
 		var raw rawQuestion
 		if err := decodeRecord(dec, name, at, &raw); err != nil {
 			return err
@@ -170,7 +172,7 @@ func ScanQuestions(r io.Reader, name string, fn func(Question) error) error {
 			return err
 		}
 		return fn(Question{ImageID: raw.ImageID.v, QuestionID: raw.QuestionID.v, Question: raw.Question.v})
-	})
+	}})
 }
 
 // ScanAnnotations streams the "annotations" array of an annotations file from
@@ -193,7 +195,7 @@ func ScanAnnotations(r io.Reader, name string, fn func(Annotation) error) error 
 		intern[s] = s
 		return s
 	}
-	return scanArray(r, name, "annotations", func(dec *json.Decoder, at recordAt) error {
+	return scanArrays(r, name, map[string]eachFunc{"annotations": func(dec *json.Decoder, at recordAt) error {
 		// Room for the answers up front saves the decoder growing the slice.
 		raw := rawAnnotation{Answers: make([]rawAnswer, 0, AnswersPerQuestion)}
 		if err := decodeRecord(dec, name, at, &raw); err != nil {
@@ -253,7 +255,7 @@ func ScanAnnotations(r io.Reader, name string, fn func(Annotation) error) error 
 			MultipleChoiceAnswer: str(raw.MultipleChoiceAnswer.v),
 			Answers:              answers,
 		})
-	})
+	}})
 }
 
 // recordAt locates an array element; its path is formatted only for errors.
@@ -315,15 +317,19 @@ func syntaxError(dec *json.Decoder, name, path string, err error) error {
 	return &FieldError{File: name, Path: path, Problem: fmt.Sprintf("invalid JSON near byte %d: %v", dec.InputOffset(), err)}
 }
 
-// scanArray walks the top-level JSON object of r token by token, finds the
-// array under key and calls each for each element; it skips the other keys
-// and requires the key exactly once and nothing after the object.
-func scanArray(r io.Reader, name, key string, each func(dec *json.Decoder, at recordAt) error) error {
+// eachFunc decodes the array element that comes next in dec.
+type eachFunc func(dec *json.Decoder, at recordAt) error
+
+// scanArrays walks the top-level JSON object of r token by token, finds the
+// array under each key of arrays and calls its function for each element;
+// it skips the other keys and requires every key exactly once and nothing
+// after the object.
+func scanArrays(r io.Reader, name string, arrays map[string]eachFunc) error {
 	dec := json.NewDecoder(r)
 	if err := expectDelim(dec, name, "top level", '{', "an object"); err != nil {
 		return err
 	}
-	found := false
+	found := make(map[string]bool, len(arrays))
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -333,32 +339,35 @@ func scanArray(r io.Reader, name, key string, each func(dec *json.Decoder, at re
 		if !ok { // the decoder only returns strings as object keys
 			return &FieldError{File: name, Path: "top level", Problem: fmt.Sprintf("got %v; want a key", tok)}
 		}
-		if k != key {
+		each, ok := arrays[k]
+		if !ok {
 			if err := skipValue(dec); err != nil {
 				return syntaxError(dec, name, "top level key "+strconv.Quote(k), err)
 			}
 			continue
 		}
-		if found {
-			return &FieldError{File: name, Path: key, Problem: "appears twice; want one array"}
+		if found[k] {
+			return &FieldError{File: name, Path: k, Problem: "appears twice; want one array"}
 		}
-		found = true
-		if err := eachElement(dec, name, key, each); err != nil {
+		found[k] = true
+		if err := eachElement(dec, name, k, each); err != nil {
 			return err
 		}
 	}
 	if err := expectDelim(dec, name, "top level", '}', "the end of the object"); err != nil {
 		return err
 	}
-	if !found {
-		return &FieldError{File: name, Path: key, Problem: "missing; want a top-level array"}
+	for _, k := range slices.Sorted(maps.Keys(arrays)) {
+		if !found[k] {
+			return &FieldError{File: name, Path: k, Problem: "missing; want a top-level array"}
+		}
 	}
 	return expectEOF(dec, name)
 }
 
 // eachElement reads the array that comes next in dec and calls each for
 // every element.
-func eachElement(dec *json.Decoder, name, label string, each func(dec *json.Decoder, at recordAt) error) error {
+func eachElement(dec *json.Decoder, name, label string, each eachFunc) error {
 	if err := expectDelim(dec, name, label, '[', "an array"); err != nil {
 		return err
 	}

@@ -7,6 +7,15 @@
 // of the same kind, e.g. one with more training pictures for experiments.
 // The output folder is replaced as a whole: the dataset is written to a
 // temporary folder beside it, which then takes its place.
+//
+// The subcommand corpus makes a larger corpus of the same kind on demand,
+// in a cache folder outside the repository (package corpus), and reuses it
+// when it is already there:
+//
+//	go run ./vqa/cmd/minidata corpus -scenes 5000 -short-side 128
+//
+// It prints the progress to standard error and the corpus folder, last, to
+// standard output.
 package main
 
 import (
@@ -22,6 +31,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "corpus" {
+		if err := corpusMain(os.Args[2:], os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "minidata corpus:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg := minidata.DefaultConfig()
 	out := flag.String("out", "data/vqav2-mini", "output folder (replaced)")
 	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed the whole dataset is derived from")
@@ -69,9 +85,9 @@ func run(out string, cfg minidata.Config, w io.Writer) error {
 	for _, name := range names {
 		st := stats[name]
 		total += st.Bytes
-		fmt.Fprintf(w, "%s: %d images, %d questions (yes/no %d, number %d, other %d), %.2f MB\n",
+		fmt.Fprintf(w, "%s: %d images, %d questions (yes/no %d, number %d, other %d), %d captions, %.2f MB\n",
 			name, st.Images, st.Questions, st.AnswerTypes[minidata.YesNo], st.AnswerTypes[minidata.Number],
-			st.AnswerTypes[minidata.Other], float64(st.Bytes)/1e6)
+			st.AnswerTypes[minidata.Other], st.Captions, float64(st.Bytes)/1e6)
 	}
 	fmt.Fprintf(w, "wrote %s: %.2f MB in %s\n", out, float64(total)/1e6, time.Since(start).Round(time.Millisecond))
 	return nil

@@ -72,3 +72,23 @@ func TestRunKeepsFolderOnError(t *testing.T) {
 		t.Errorf("existing folder damaged: %v", err)
 	}
 }
+
+// TestCorpusCommand makes a small corpus, then reuses it, and prints its
+// folder on standard output each time.
+func TestCorpusCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "corpus")
+	args := []string{"-seed", "9", "-scenes", "3", "-short-side", "64", "-out", dir}
+	for i, want := range []string{"wrote " + dir + ": 3 scenes", "reused the complete corpus " + dir} {
+		var out, log bytes.Buffer
+		if err := corpusMain(args, &out, &log); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != dir+"\n" || !strings.Contains(log.String(), want) {
+			t.Errorf("run %d: stdout %q, log %q: want the folder and %q", i+1, out.String(), log.String(), want)
+		}
+	}
+	var out, log bytes.Buffer
+	if err := corpusMain([]string{"-seed", "2014", "-out", dir}, &out, &log); err == nil || out.Len() > 0 {
+		t.Errorf("seed 2014: error %v, stdout %q: want a refusal", err, out.String())
+	}
+}
