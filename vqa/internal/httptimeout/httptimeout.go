@@ -108,6 +108,26 @@ func Client(t Timeouts) *http.Client {
 	return &http.Client{Transport: &transport{base: base, t: t}}
 }
 
+// Bound returns c with its requests bounded: c itself when it comes from
+// [Client] (or Bound), otherwise a copy whose transport waits at most t's
+// Header bound (connecting included) for the response headers and t's Idle
+// bound for each piece of the body. A nil c stands for [Client](t).
+func Bound(c *http.Client, t Timeouts) *http.Client {
+	if c == nil {
+		return Client(t)
+	}
+	if _, ok := c.Transport.(*transport); ok {
+		return c
+	}
+	rt := c.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	bounded := *c
+	bounded.Transport = &transport{base: rt, t: t.withDefaults()}
+	return &bounded
+}
+
 // transport bounds the header and body phases of base's round trips.
 type transport struct {
 	base http.RoundTripper

@@ -183,3 +183,21 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("withDefaults = %+v", got)
 	}
 }
+
+// TestBoundWrapsAnyClient: a plain client (no timeouts of its own) is
+// bounded; a bounded one is returned as is.
+func TestBoundWrapsAnyClient(t *testing.T) {
+	url := stalledServer(t, "")
+	c := Bound(&http.Client{}, short)
+	err := within(t, 5*time.Second, func() error {
+		resp, err := c.Get(url + "/x")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	})
+	wantTimeout(t, err, PhaseHeader)
+	if again := Bound(c, Timeouts{}); again != c {
+		t.Error("Bound wrapped an already bounded client again")
+	}
+}
