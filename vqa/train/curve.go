@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -18,10 +19,20 @@ type Point struct {
 	Loss    float64 // mean loss of the step's batches
 	LR      float64 // learning rate used
 	Seconds float64 // training time since the run (or its first part) started
+	// Parts are the losses of the objectives summed into Loss, in the
+	// order of [PartNames] (pre-training: masked LM, image-text matching);
+	// nil for a single objective.
+	Parts []float64
 }
 
-// curveHeader returns the header line of loss.csv.
-func curveHeader() []string { return []string{"step", "epoch", "loss", "lr", "seconds"} }
+// PartNames name the loss columns of [Point.Parts] in loss.csv.
+var PartNames = []string{"loss_mlm", "loss_itm"}
+
+// curveHeader returns the header line of loss.csv, with parts loss
+// columns.
+func curveHeader(parts int) []string {
+	return append([]string{"step", "epoch", "loss", "lr", "seconds"}, PartNames[:parts]...)
+}
 
 // writeCurve writes points as CSV to path, atomically.
 func writeCurve(path string, points []Point) error {
@@ -31,10 +42,22 @@ func writeCurve(path string, points []Point) error {
 		return fmt.Errorf("train: writing the loss curve: %w", err)
 	}
 	w := csv.NewWriter(f)
-	w.Write(curveHeader())
+	parts := 0
+	if len(points) > 0 {
+		parts = min(len(points[0].Parts), len(PartNames))
+	}
+	w.Write(curveHeader(parts))
 	for _, p := range points {
-		w.Write([]string{strconv.Itoa(p.Step), strconv.Itoa(p.Epoch), strconv.FormatFloat(p.Loss, 'g', -1, 64),
-			strconv.FormatFloat(p.LR, 'g', -1, 64), strconv.FormatFloat(p.Seconds, 'f', 3, 64)})
+		row := []string{strconv.Itoa(p.Step), strconv.Itoa(p.Epoch), strconv.FormatFloat(p.Loss, 'g', -1, 64),
+			strconv.FormatFloat(p.LR, 'g', -1, 64), strconv.FormatFloat(p.Seconds, 'f', 3, 64)}
+		for i := range parts {
+			v := math.NaN()
+			if i < len(p.Parts) {
+				v = p.Parts[i]
+			}
+			row = append(row, strconv.FormatFloat(v, 'g', -1, 64))
+		}
+		w.Write(row)
 	}
 	w.Flush()
 	err = errors.Join(w.Error(), f.Close())
@@ -62,8 +85,14 @@ func parseCurve(r io.Reader, name string) ([]Point, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loss curve %s: %w", name, err)
 	}
-	if len(rows) == 0 || !slices.Equal(rows[0], curveHeader()) {
-		return nil, fmt.Errorf("loss curve %s: want the header %s", name, strings.Join(curveHeader(), ","))
+	parts := -1
+	for n := range len(PartNames) + 1 {
+		if len(rows) > 0 && slices.Equal(rows[0], curveHeader(n)) {
+			parts = n
+		}
+	}
+	if parts < 0 {
+		return nil, fmt.Errorf("loss curve %s: want the header %s, optionally followed by %s", name, strings.Join(curveHeader(0), ","), strings.Join(PartNames, ","))
 	}
 	var pts []Point
 	for i, row := range rows[1:] {
@@ -74,6 +103,11 @@ func parseCurve(r io.Reader, name string) ([]Point, error) {
 		p.Loss, errs[2] = strconv.ParseFloat(row[2], 64)
 		p.LR, errs[3] = strconv.ParseFloat(row[3], 64)
 		p.Seconds, errs[4] = strconv.ParseFloat(row[4], 64)
+		for _, f := range row[5:] {
+			v, err := strconv.ParseFloat(f, 64)
+			p.Parts = append(p.Parts, v)
+			errs[4] = errors.Join(errs[4], err)
+		}
 		if err := errors.Join(errs[:]...); err != nil {
 			return nil, fmt.Errorf("loss curve %s: line %d: %w", name, i+2, err)
 		}

@@ -94,6 +94,9 @@ type run struct {
 	totalSteps int // steps of the whole schedule
 	lastStep   int // step this call stops at
 	numBatches int // batches per epoch
+	// numLabelInputs is the number of label tensors of a batch: 1 (VQA
+	// targets) or 2 (masked-LM and image-text matching labels).
+	numLabelInputs int
 	// batchExec runs forward, backward and (without accumulation) the
 	// update on one batch; applyExec applies accumulated gradients.
 	batchExec, applyExec *model.Exec
@@ -114,7 +117,7 @@ func Run(ctx context.Context, b compute.Backend, m *hfmodel.Model, loader *datas
 	if err != nil || r.res.Steps >= r.lastStep {
 		return r.resOrZero(), err
 	}
-	if r.batchExec, r.applyExec, err = buildExecs(b, m, r.st, max(1, cfg.Accumulate)); err != nil {
+	if r.batchExec, r.applyExec, err = buildExecs(b, m, r.st, max(1, cfg.Accumulate), r.numLabelInputs); err != nil {
 		return r.res, err
 	}
 	defer r.batchExec.Finalize()
@@ -140,10 +143,16 @@ func newRun(m *hfmodel.Model, loader *dataset.Loader, cfg Config) (*run, error) 
 	if cfg.Epochs <= 0 {
 		return nil, fmt.Errorf("train: epochs %d: want > 0", cfg.Epochs)
 	}
-	if got, want := loader.Dataset().NumLabels(), m.Config.NumOutputs(); got != want {
-		return nil, fmt.Errorf("train: the dataset has %d labels, the model %d", got, want)
+	if ds := loader.Dataset(); ds != nil && ds.NumLabels() != m.Config.NumOutputs() {
+		return nil, fmt.Errorf("train: the dataset has %d labels, the model %d", ds.NumLabels(), m.Config.NumOutputs())
 	}
-	r := &run{cfg: cfg, m: m, loader: loader}
+	if loader.Pretraining() && (!m.Config.HasHead(vilt.MaskedLM) || !m.Config.ITMHead) {
+		return nil, fmt.Errorf("train: pre-training needs a %s with the image-text matching head, the model is a %s (itm_head %v)", vilt.MaskedLM, m.Config.Architectures, m.Config.ITMHead)
+	}
+	r := &run{cfg: cfg, m: m, loader: loader, numLabelInputs: 1}
+	if loader.Pretraining() {
+		r.numLabelInputs = 2
+	}
 	accum := max(1, cfg.Accumulate)
 	var err error
 	if r.st, err = newState(m.Store, m.Config, cfg.Optimizer, accum); err != nil {
@@ -198,6 +207,7 @@ func (r *run) loop(ctx context.Context) error {
 		priorSeconds = r.res.Curve[len(r.res.Curve)-1].Seconds
 	}
 	stepLoss, stepBatches := 0.0, 0
+	var stepParts []float64 // the loss of each objective, when there are several
 	for epoch := int(batchesDone) / r.numBatches; r.res.Steps < r.lastStep; epoch++ {
 		from := int(batchesDone) % r.numBatches
 		if r.cfg.Log != nil && from == 0 {
@@ -212,13 +222,19 @@ func (r *run) loop(ctx context.Context) error {
 				return r.stopped(ctx, berr)
 			}
 			lr := r.cfg.Optimizer.LRAt(r.res.Steps, r.totalSteps)
-			loss, paramsMax, err := r.batchStep(batch, lr)
+			loss, parts, paramsMax, err := r.batchStep(batch, lr)
 			if err != nil {
 				return err
 			}
 			batchesDone++
 			examples += batch.Size
 			stepLoss += loss
+			if stepParts == nil {
+				stepParts = make([]float64, len(parts))
+			}
+			for i, p := range parts {
+				stepParts[i] += p
+			}
 			stepBatches++
 			if stepBatches < accum {
 				continue
@@ -229,7 +245,11 @@ func (r *run) loop(ctx context.Context) error {
 				}
 			}
 			loss = stepLoss / float64(stepBatches)
-			stepLoss, stepBatches = 0, 0
+			for i := range stepParts {
+				stepParts[i] /= float64(stepBatches)
+			}
+			point := Point{Epoch: epoch, Loss: loss, LR: lr, Parts: stepParts}
+			stepLoss, stepParts, stepBatches = 0, nil, 0
 			if bad := nonFinite(loss, paramsMax); bad != "" {
 				prog.finish()
 				kept := "no checkpoint was saved"
@@ -242,7 +262,8 @@ func (r *run) loop(ctx context.Context) error {
 			if firstStepEnd.IsZero() {
 				firstStepEnd, firstExamples = time.Now(), examples
 			}
-			r.res.Curve = append(r.res.Curve, Point{Step: r.res.Steps, Epoch: epoch, Loss: loss, LR: lr, Seconds: priorSeconds + time.Since(start).Seconds()})
+			point.Step, point.Seconds = r.res.Steps, priorSeconds+time.Since(start).Seconds()
+			r.res.Curve = append(r.res.Curve, point)
 			if r.cfg.Log != nil && r.cfg.LogEvery > 0 && r.res.Steps%r.cfg.LogEvery == 0 {
 				fmt.Fprintf(r.cfg.Log, "Loss: %.6g\n", loss)
 			}
@@ -282,12 +303,15 @@ func (r *run) stopped(ctx context.Context, berr error) error {
 	return fmt.Errorf("train: interrupted at step %d: %w", r.res.Steps, ctx.Err())
 }
 
-// batchStep runs the batch executable and returns the batch's loss and,
-// without accumulation, the updated parameters' check value (see
-// state.update).
-func (r *run) batchStep(batch *dataset.Batch, lr float64) (loss, paramsMax float64, err error) {
+// batchStep runs the batch executable and returns the batch's loss, the
+// loss of each objective when there are several, and, without
+// accumulation, the updated parameters' check value (see state.update).
+func (r *run) batchStep(batch *dataset.Batch, lr float64) (loss float64, parts []float64, paramsMax float64, err error) {
 	in, labels := batch.Tensors()
-	args := []any{in[0], in[1], in[2], in[3], in[4], labels[0]}
+	var args []any
+	for _, t := range append(in, labels...) {
+		args = append(args, t)
+	}
 	if r.applyExec == nil {
 		args = append(args, tensors.FromScalar(float32(lr)))
 	}
@@ -296,16 +320,23 @@ func (r *run) batchStep(batch *dataset.Batch, lr float64) (loss, paramsMax float
 		t.FinalizeAll()
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("train: step %d: %w", r.res.Steps+1, err)
+		return 0, nil, 0, fmt.Errorf("train: step %d: %w", r.res.Steps+1, err)
 	}
+	defer func() {
+		for _, t := range outs {
+			t.FinalizeAll()
+		}
+	}()
 	loss = float64(tensors.ToScalar[float32](outs[0]))
-	if len(outs) > 1 {
-		paramsMax = float64(tensors.ToScalar[float32](outs[1]))
+	rest := outs[1:]
+	if r.applyExec == nil {
+		paramsMax = float64(tensors.ToScalar[float32](outs[len(outs)-1]))
+		rest = outs[1 : len(outs)-1]
 	}
-	for _, t := range outs {
-		t.FinalizeAll()
+	for _, t := range rest {
+		parts = append(parts, float64(tensors.ToScalar[float32](t)))
 	}
-	return loss, paramsMax, nil
+	return loss, parts, paramsMax, nil
 }
 
 // applyStep applies the accumulated gradients with learning rate lr and
@@ -372,32 +403,30 @@ func prepareDir(m *hfmodel.Model, dir string, keep int) (*saver, string, error) 
 // buildExecs returns the executable run on every batch and, with gradient
 // accumulation, the one applying the accumulated step.
 //
-// Without accumulation the batch executable takes the five model inputs,
-// the targets and the learning rate, and does forward, backward and the
-// AdamW update. With accumulation it takes no learning rate and adds the
-// gradients to the accumulators; the apply executable takes the learning
-// rate.
-func buildExecs(b compute.Backend, m *hfmodel.Model, st *state, accum int) (batch, apply *model.Exec, err error) {
-	if accum == 1 {
-		batch, err = model.NewExec(b, m.Store, func(scope *model.Scope, ins []*Node) []*Node {
-			loss := trainingLoss(scope, m.Config, ins)
-			paramsMax := st.update(loss.Graph(), st.gradients(loss), ins[6])
-			st.countBatch(loss.Graph())
-			return []*Node{loss, paramsMax}
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("train: %w", err)
-		}
-		return batch, nil, nil
-	}
+// The batch executable takes the five model inputs, the numLabels label
+// tensors and, without accumulation, the learning rate; it returns the
+// loss, the loss of each objective when there are several, and, without
+// accumulation, the updated parameters' check value (it does forward,
+// backward and the AdamW update). With accumulation it adds the gradients
+// to the accumulators instead; the apply executable takes the learning
+// rate, applies them and returns the check value.
+func buildExecs(b compute.Backend, m *hfmodel.Model, st *state, accum, numLabels int) (batch, apply *model.Exec, err error) {
 	batch, err = model.NewExec(b, m.Store, func(scope *model.Scope, ins []*Node) []*Node {
-		loss := trainingLoss(scope, m.Config, ins)
-		st.accumulate(st.gradients(loss))
+		loss, parts := trainingLoss(scope, m.Config, ins[:5], ins[5:5+numLabels])
+		outs := append([]*Node{loss}, parts...)
+		if accum == 1 {
+			outs = append(outs, st.update(loss.Graph(), st.gradients(loss), ins[5+numLabels]))
+		} else {
+			st.accumulate(st.gradients(loss))
+		}
 		st.countBatch(loss.Graph())
-		return []*Node{loss}
+		return outs
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("train: %w", err)
+	}
+	if accum == 1 {
+		return batch, nil, nil
 	}
 	apply, err = model.NewExec(b, m.Store, func(scope *model.Scope, lr *Node) *Node {
 		return st.update(lr.Graph(), st.accumulated(lr.Graph()), lr)
@@ -410,14 +439,21 @@ func buildExecs(b compute.Backend, m *hfmodel.Model, st *state, accum int) (batc
 
 // trainingLoss marks the graph as a training graph (so the model builds the
 // variants of GELU and attention whose gradients are cheaper) and builds
-// the head's loss on a batch: ins are the five model inputs then the
-// targets.
-func trainingLoss(scope *model.Scope, cfg *vilt.Config, ins []*Node) *Node {
-	scope.Store().SetTraining(ins[0].Graph(), true)
-	out := vilt.Forward(scope, cfg, vilt.NewInputs(ins), vilt.Options{})
-	loss, err := vilt.HeadLoss(cfg, out, ins[5])
+// the loss on a batch: the head's loss against labels[0] (vilt.HeadLoss);
+// for pre-training (a masked-LM model with the image-text matching head and
+// two label tensors) the sum of the masked-LM and the image-text matching
+// cross-entropies, which it also returns as parts.
+func trainingLoss(scope *model.Scope, cfg *vilt.Config, inputs, labels []*Node) (loss *Node, parts []*Node) {
+	scope.Store().SetTraining(inputs[0].Graph(), true)
+	out := vilt.Forward(scope, cfg, vilt.NewInputs(inputs), vilt.Options{})
+	if len(labels) == 2 {
+		mlm := vilt.CrossEntropy(out.Logits, labels[0])
+		itm := vilt.CrossEntropy(out.ITMLogits, labels[1])
+		return Add(mlm, itm), []*Node{mlm, itm}
+	}
+	loss, err := vilt.HeadLoss(cfg, out, labels[0])
 	if err != nil {
 		panic(err)
 	}
-	return loss
+	return loss, nil
 }

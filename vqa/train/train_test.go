@@ -141,7 +141,7 @@ func TestParityAdamW(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			exec, _, err := buildExecs(b, m, st, 1)
+			exec, _, err := buildExecs(b, m, st, 1, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,7 +229,7 @@ func TestTrainingMode(t *testing.T) {
 	m := tinyModel(t, l, 1)
 	training := false
 	exec, err := model.NewExec(b, m.Store, func(scope *model.Scope, ins []*Node) *Node {
-		loss := trainingLoss(scope, m.Config, ins)
+		loss, _ := trainingLoss(scope, m.Config, ins[:5], ins[5:6])
 		training = scope.IsTraining(loss.Graph())
 		return loss
 	})
