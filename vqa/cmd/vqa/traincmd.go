@@ -5,12 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"runtime/pprof"
-	"time"
 
-	"github.com/gomlx/compute/dtypes"
 
 	"github.com/vilt-go/workbook/vqa/backend"
 	"github.com/vilt-go/workbook/vqa/dataset"
@@ -41,43 +36,18 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&ms.labelsFrom, "labels", "", "take the answer labels from this config.json (id2label) instead of the data, e.g. data/vilt-b32-finetuned-vqa/config.json")
 	fs.IntVar(&ms.minCount, "min-count", 1, "answer labels: keep answers that are the majority answer at least this often")
 	fs.IntVar(&ms.topK, "top-labels", 0, "answer labels: keep only the most frequent N (0: all)")
-	out := fs.String("out", "runs/vqa", "training folder (checkpoints, loss curve, final HuggingFace model)")
-	epochs := fs.Int("epochs", 3, "passes over the data")
-	maxSteps := fs.Int("max-steps", 0, "stop after this many optimizer steps (0: epochs decide)")
-	batch := fs.Int("batch", 4, "batch size")
-	o := train.DefaultOptimizer()
-	fs.Float64Var(&o.LR, "lr", o.LR, "peak learning rate")
-	fs.Float64Var(&o.WeightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay")
-	fs.Float64Var(&o.Beta1, "beta1", o.Beta1, "AdamW beta1")
-	fs.Float64Var(&o.Beta2, "beta2", o.Beta2, "AdamW beta2")
-	fs.Float64Var(&o.Eps, "eps", o.Eps, "AdamW epsilon")
-	fs.BoolVar(&o.NoDecayBiasNorm, "no-decay-bias-norm", false, "no weight decay on biases and LayerNorm weights (ViLT recipe)")
-	fs.Float64Var(&o.HeadLRMultiplier, "head-lr-mult", 1, "learning-rate multiplier for the classifier head (ViLT recipe: 10)")
-	fs.Float64Var(&o.Warmup, "warmup", 0, "linear warm-up: a number of steps (>= 1) or a fraction of all steps (< 1; ViLT: 0.1)")
-	fs.BoolVar(&o.Decay, "decay", false, "decay the learning rate linearly to 0 after the warm-up (ViLT recipe)")
-	accum := fs.Int("accumulate", 1, "batches whose gradients make one optimizer step")
-	fs.Uint64Var(&ms.seed, "seed", 0, "seed of the random initialisation and of the shuffling")
-	noShuffle := fs.Bool("no-shuffle", false, "keep the file order of the examples")
-	ckptEvery := fs.Int("checkpoint-every", 100, "save a checkpoint every N optimizer steps (0: only at the end and on Ctrl-C)")
-	keep := fs.Int("keep", 3, "checkpoints kept")
-	logEvery := fs.Int("log-every", 1, "print \"Loss: ...\" every N steps (0: never)")
+	var rf runFlags
+	rf.register(fs, "runs/vqa", 4, train.DefaultOptimizer().LR)
 	evalSplit := fs.String("eval", "", "after training, evaluate on this split (e.g. val2014) against the majority baseline")
-	quiet := fs.Bool("quiet", false, "no progress bar")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	ms.seed = rf.seed
+	stop, err := rf.startProfile()
+	if err != nil {
+		return err
 	}
+	defer stop()
 	root, err := dataRoot(d.root)
 	if err != nil {
 		return err
@@ -119,9 +89,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := ds.Describe(stdout, first); err != nil {
 		return err
 	}
-	lo := d.loaderOptions(*batch)
-	lo.Shuffle, lo.Seed = !*noShuffle, ms.seed
-	loader, err := dataset.NewLoader(ds, lo)
+	loader, err := dataset.NewLoader(ds, rf.loaderOptions(d))
 	if err != nil {
 		return err
 	}
@@ -130,34 +98,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer b.Finalize()
-	cfg := train.Config{
-		Optimizer: o, Epochs: *epochs, MaxSteps: *maxSteps, Accumulate: *accum, Dir: *out,
-		CheckpointEvery: *ckptEvery, Keep: *keep, LogEvery: *logEvery, Log: stdout,
-		ProgressInterval: time.Second,
-	}
-	if !*quiet {
-		cfg.Progress = stderr
-	}
-	// The processor files first, so that the folder can be evaluated while
-	// training runs (the latest checkpoint is read).
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if _, err := rf.train(ctx, b, m, loader, proc, ms.ref, stdout, stderr); err != nil {
 		return err
 	}
-	if err := writeProcessorFiles(*out, ms.ref, proc); err != nil {
-		return err
-	}
-	res, err := train.Run(ctx, b, m, loader, cfg)
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%w; checkpoint saved in %s: run the same command again to resume", err, *out)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "trained to step %d in %s (%.2f examples/s after the first step)\n", res.Steps, res.Elapsed.Round(time.Second), res.ExamplesPerSecond)
-	if err := m.Export(*out, dtypes.Float32); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "model written to %s (config.json, model.safetensors, processor files); loss curve in %s\n", *out, filepath.Join(*out, "loss.csv"))
 	if *evalSplit == "" {
 		return nil
 	}
@@ -167,7 +110,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer pred.Close()
 	d.split, d.limit = *evalSplit, 0
-	rep, _, err := evaluateFlags(ctx, pred, root, d, labels, *batch)
+	rep, _, err := evaluateFlags(ctx, pred, root, d, labels, rf.batch)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+
+	"github.com/vilt-go/workbook/vqa/dataset"
+	"github.com/vilt-go/workbook/vqa/hfmodel"
+	"github.com/vilt-go/workbook/vqa/processor"
+	"github.com/vilt-go/workbook/vqa/train"
+)
+
+// runFlags are the flags of a training run that `vqa train` and `vqa
+// pretrain` share: the folder, the schedule, AdamW, checkpoints and output.
+type runFlags struct {
+	out                       string
+	epochs, maxSteps, batch   int
+	accum                     int
+	opt                       train.Optimizer
+	seed                      uint64
+	noShuffle                 bool
+	ckptEvery, keep, logEvery int
+	quiet                     bool
+	cpuProfile                string
+}
+
+// register adds the flags to fs, with the command's default folder, batch
+// size and learning rate.
+func (r *runFlags) register(fs *flag.FlagSet, out string, batch int, lr float64) {
+	fs.StringVar(&r.out, "out", out, "training folder (checkpoints, loss curve, final HuggingFace model)")
+	fs.IntVar(&r.epochs, "epochs", 3, "passes over the data")
+	fs.IntVar(&r.maxSteps, "max-steps", 0, "stop after this many optimizer steps (0: epochs decide)")
+	fs.IntVar(&r.batch, "batch", batch, "batch size")
+	r.opt = train.DefaultOptimizer()
+	r.opt.LR = lr
+	fs.Float64Var(&r.opt.LR, "lr", r.opt.LR, "peak learning rate")
+	fs.Float64Var(&r.opt.WeightDecay, "weight-decay", r.opt.WeightDecay, "AdamW decoupled weight decay")
+	fs.Float64Var(&r.opt.Beta1, "beta1", r.opt.Beta1, "AdamW beta1")
+	fs.Float64Var(&r.opt.Beta2, "beta2", r.opt.Beta2, "AdamW beta2")
+	fs.Float64Var(&r.opt.Eps, "eps", r.opt.Eps, "AdamW epsilon")
+	fs.BoolVar(&r.opt.NoDecayBiasNorm, "no-decay-bias-norm", false, "no weight decay on biases and LayerNorm weights (ViLT recipe)")
+	fs.Float64Var(&r.opt.HeadLRMultiplier, "head-lr-mult", 1, "learning-rate multiplier for the head (ViLT recipe: 10)")
+	fs.Float64Var(&r.opt.Warmup, "warmup", 0, "linear warm-up: a number of steps (>= 1) or a fraction of all steps (< 1; ViLT: 0.1)")
+	fs.BoolVar(&r.opt.Decay, "decay", false, "decay the learning rate linearly to 0 after the warm-up (ViLT recipe)")
+	fs.IntVar(&r.accum, "accumulate", 1, "batches whose gradients make one optimizer step")
+	fs.Uint64Var(&r.seed, "seed", 0, "seed of the random initialisation, the shuffling (and the masking)")
+	fs.BoolVar(&r.noShuffle, "no-shuffle", false, "keep the file order of the examples")
+	fs.IntVar(&r.ckptEvery, "checkpoint-every", 100, "save a checkpoint every N optimizer steps (0: only at the end and on Ctrl-C)")
+	fs.IntVar(&r.keep, "keep", 3, "checkpoints kept")
+	fs.IntVar(&r.logEvery, "log-every", 1, "print \"Loss: ...\" every N steps (0: never)")
+	fs.BoolVar(&r.quiet, "quiet", false, "no progress bar")
+	fs.StringVar(&r.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+}
+
+// loaderOptions completes the data flags' loader options with the batch
+// size and the shuffling.
+func (r *runFlags) loaderOptions(d dataFlags) dataset.LoaderOptions {
+	lo := d.loaderOptions(r.batch)
+	lo.Shuffle, lo.Seed = !r.noShuffle, r.seed
+	return lo
+}
+
+// startProfile starts the CPU profile if asked; call the returned function
+// when the run ends.
+func (r *runFlags) startProfile() (stop func(), err error) {
+	if r.cpuProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(r.cpuProfile)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// train runs the training of m on loader into the training folder (after
+// writing the processor files of modelRef's source there, so that the
+// folder can be evaluated while training runs), then exports the model
+// there.
+func (r *runFlags) train(ctx context.Context, b compute.Backend, m *hfmodel.Model, loader *dataset.Loader, proc *processor.Processor, modelRef string, stdout, stderr io.Writer) (train.Result, error) {
+	cfg := train.Config{
+		Optimizer: r.opt, Epochs: r.epochs, MaxSteps: r.maxSteps, Accumulate: r.accum, Dir: r.out,
+		CheckpointEvery: r.ckptEvery, Keep: r.keep, LogEvery: r.logEvery, Log: stdout,
+		ProgressInterval: time.Second,
+	}
+	if !r.quiet {
+		cfg.Progress = stderr
+	}
+	if err := os.MkdirAll(r.out, 0o755); err != nil {
+		return train.Result{}, err
+	}
+	if err := writeProcessorFiles(r.out, modelRef, proc); err != nil {
+		return train.Result{}, err
+	}
+	res, err := train.Run(ctx, b, m, loader, cfg)
+	if errors.Is(err, context.Canceled) {
+		return res, fmt.Errorf("%w; checkpoint saved in %s: run the same command again to resume", err, r.out)
+	}
+	if err != nil {
+		return res, err
+	}
+	fmt.Fprintf(stdout, "trained to step %d in %s (%.2f examples/s after the first step)\n", res.Steps, res.Elapsed.Round(time.Second), res.ExamplesPerSecond)
+	if err := m.Export(r.out, dtypes.Float32); err != nil {
+		return res, err
+	}
+	fmt.Fprintf(stdout, "model written to %s (config.json, model.safetensors, processor files); loss curve in %s\n", r.out, filepath.Join(r.out, "loss.csv"))
+	return res, nil
+}
