@@ -75,11 +75,13 @@ const (
 
 // SplitStats counts what was written for one split.
 type SplitStats struct {
-	Images, Questions, Captions int
+	Images    int `json:"images"`
+	Questions int `json:"questions"`
+	Captions  int `json:"captions"`
 	// AnswerTypes counts questions per answer_type ("yes/no", "number", "other").
-	AnswerTypes map[string]int
+	AnswerTypes map[string]int `json:"answer_types"`
 	// Bytes is the size of the split's images and three JSON files.
-	Bytes int64
+	Bytes int64 `json:"bytes"`
 }
 
 // Stats describes a generated dataset, per split name.
