@@ -73,7 +73,7 @@ bench-vilt:
 	$(GO) test -c -o $(VILT_BENCH_OUT)/vilt.test ./vqa/vilt/
 	cd vqa/vilt && $(VILT_TIME) $(VILT_BENCH_OUT)/vilt.test -test.run '^$$' -test.bench 'ViLTB32' -test.benchtime=$(VILT_BENCH_TIME) -test.benchmem -test.timeout 60m | tee $(VILT_BENCH_OUT)/go.txt
 	$(VILT_TIME) $(PYTHON) $(VILT_TORCH_BENCH_DIR)/torch_vilt_bench.py --runs $(VILT_TORCH_RUNS) --threads $(VILT_TORCH_THREADS) | tee $(VILT_BENCH_OUT)/torch.jsonl
-	$(GO) run ./vqa/vilt/internal/benchratio -go $(VILT_BENCH_OUT)/go.txt -torch $(VILT_BENCH_OUT)/torch.jsonl -peak $(VILT_PEAK_GFLOPS)
+	$(GO) run ./vqa/cmd/benchratio -go $(VILT_BENCH_OUT)/go.txt -torch $(VILT_BENCH_OUT)/torch.jsonl -peak $(VILT_PEAK_GFLOPS)
 
 ## bench-vilt-gpu: on a CUDA machine, the ViLT parity tests and ViLT-B/32 benchmarks on XLA (VILT_GPU_BACKEND, e.g. xla:/abs/path/pjrt_c_api_cuda_plugin.so)
 VILT_GPU_BACKEND ?= xla:cuda

@@ -177,7 +177,7 @@ func notebookNames(t *testing.T) []string {
 // first, every code cell executed and saved with its key outputs (listed
 // in expected for every notebook) and no error.
 func TestSaved(t *testing.T) {
-	setup := regexp.MustCompile(`^!\*go mod edit -require=github\.com/vilt-go/workbook@v0\.0\.0 -replace=github\.com/vilt-go/workbook=\$\(cd "\$GONB_DIR/\.\." && pwd\)$`)
+	setup := regexp.MustCompile(`^!\*go mod edit -require=github\.com/vilt-go/workbook@v0\.0\.0 -require=github\.com/janpfeifer/must@v0\.2\.0 -replace=github\.com/vilt-go/workbook=\$\(cd "\$GONB_DIR/\.\." && pwd\)$`)
 	for _, name := range notebookNames(t) {
 		t.Run(strings.TrimSuffix(name, ".ipynb"), func(t *testing.T) {
 			want, ok := expected[name]

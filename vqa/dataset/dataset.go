@@ -49,6 +49,8 @@ type Record struct {
 
 // Dataset is a split's questions, ready to be encoded.
 type Dataset struct {
+	// Root and Split are the VQAv2 folder and the split read.
+	Root, Split string
 	// Records are the questions kept, in file order.
 	Records []Record
 	// LabelMap is the answer vocabulary the targets index.
@@ -97,7 +99,7 @@ func FromExamples(root, split string, exs []vqav2.Example, labels vqav2.LabelMap
 	if o.Limit > 0 && o.Limit < len(exs) {
 		exs = exs[:o.Limit]
 	}
-	d := &Dataset{LabelMap: labels, proc: p, Records: make([]Record, 0, len(exs))}
+	d := &Dataset{Root: root, Split: split, LabelMap: labels, proc: p, Records: make([]Record, 0, len(exs))}
 	if o.CacheImages {
 		d.cache = &imageCache{entries: map[string]*cacheEntry{}}
 	}

@@ -14,10 +14,8 @@ import (
 	"sync/atomic"
 
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/train"
 
 	"github.com/vilt-go/workbook/vqa/processor"
-	"github.com/vilt-go/workbook/vqa/vilt"
 )
 
 // LoaderOptions configures a [Loader].
@@ -37,7 +35,7 @@ type LoaderOptions struct {
 	// (default 2).
 	Prefetch int
 	// Bucket groups examples whose images fall in the same size bucket
-	// (vilt.BucketSize of the processed size) and pads every batch to its
+	// (BucketSize of the processed size) and pads every batch to its
 	// bucket, so that only a few graph shapes are ever compiled.
 	Bucket bool
 	// SkipBroken leaves out (and counts in [Loader.Skipped]) examples whose
@@ -50,29 +48,48 @@ type LoaderOptions struct {
 	TrimText bool
 }
 
-// Loader batches a [Dataset]. It implements GoMLX's train.Dataset: each
-// call to Iter yields the next epoch. It is safe for concurrent use.
+// Loader batches a [Dataset]: [Loader.Epoch] yields an epoch's batches. It
+// is safe for concurrent use.
 type Loader struct {
-	ds  *Dataset
-	opt LoaderOptions
+	ds   *Dataset  // the VQA examples, or
+	caps *Captions // the pre-training captions
+	pre  PretrainOptions
+	opt  LoaderOptions
 
 	sizesOnce sync.Once
 	buckets   []int // bucket key of each record (with Bucket)
 	sizesErr  error
 
-	mu        sync.Mutex
-	nextEpoch int
+	mu sync.Mutex
 
 	skipped atomic.Int64
 }
 
-// NewLoader returns a loader over ds.
+// NewLoader returns a loader over ds: batches with VQA soft-score targets.
 func NewLoader(ds *Dataset, o LoaderOptions) (*Loader, error) {
-	if o.BatchSize <= 0 {
-		return nil, fmt.Errorf("dataset: batch size %d: want > 0", o.BatchSize)
-	}
 	if ds.Len() == 0 {
 		return nil, errors.New("dataset: no examples to load")
+	}
+	return newLoader(&Loader{ds: ds}, o)
+}
+
+// NewPretrainLoader returns a loader over captions: batches for masked
+// language modelling and image-text matching (see [Captions.Pretrain]),
+// made anew every epoch.
+func NewPretrainLoader(c *Captions, po PretrainOptions, o LoaderOptions) (*Loader, error) {
+	if c.Len() == 0 {
+		return nil, errors.New("dataset: no captions to load")
+	}
+	if po.MaskProb <= 0 || po.MaskProb > 1 || po.MismatchProb < 0 || po.MismatchProb >= 1 {
+		return nil, fmt.Errorf("dataset: mask probability %g and mismatch probability %g: want (0, 1] and [0, 1)", po.MaskProb, po.MismatchProb)
+	}
+	return newLoader(&Loader{caps: c, pre: po}, o)
+}
+
+// newLoader checks and completes the options of l.
+func newLoader(l *Loader, o LoaderOptions) (*Loader, error) {
+	if o.BatchSize <= 0 {
+		return nil, fmt.Errorf("dataset: batch size %d: want > 0", o.BatchSize)
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.NumCPU()
@@ -80,11 +97,39 @@ func NewLoader(ds *Dataset, o LoaderOptions) (*Loader, error) {
 	if o.Prefetch <= 0 {
 		o.Prefetch = 2
 	}
-	return &Loader{ds: ds, opt: o}, nil
+	l.opt = o
+	return l, nil
 }
 
-// Dataset returns the dataset being batched.
+// Dataset returns the VQA dataset being batched (nil for pre-training).
 func (l *Loader) Dataset() *Dataset { return l.ds }
+
+// Pretraining reports whether the loader makes pre-training batches.
+func (l *Loader) Pretraining() bool { return l.caps != nil }
+
+// len is the number of examples.
+func (l *Loader) len() int {
+	if l.caps != nil {
+		return l.caps.Len()
+	}
+	return l.ds.Len()
+}
+
+// imagePath returns example i's image file.
+func (l *Loader) imagePath(i int) string {
+	if l.caps != nil {
+		return l.caps.Records[i].ImagePath
+	}
+	return l.ds.Records[i].ImagePath
+}
+
+// processor returns the examples' processor.
+func (l *Loader) processor() *processor.Processor {
+	if l.caps != nil {
+		return l.caps.proc
+	}
+	return l.ds.proc
+}
 
 // Skipped returns how many examples were left out as broken so far.
 func (l *Loader) Skipped() int { return int(l.skipped.Load()) }
@@ -95,8 +140,11 @@ func (l *Loader) Name() string { return "vqav2" }
 // Batch is one collated batch with its targets.
 type Batch struct {
 	*processor.Batch
-	// Targets is float32 [Size, NumLabels], row-major.
+	// Targets is float32 [Size, NumLabels], row-major (VQA batches).
 	Targets []float32
+	// MLMLabels [Size, SeqLen] and ITMLabels [Size] are the masked-LM and
+	// image-text matching targets (pre-training batches).
+	MLMLabels, ITMLabels []int32
 	// Indices are the dataset positions of the batch's examples.
 	Indices []int
 }
@@ -105,7 +153,7 @@ type Batch struct {
 // shuffled from (Seed, epoch) if asked, grouped by image-size bucket if
 // asked, the last short batch dropped if asked.
 func (l *Loader) Order(epoch int) ([][]int, error) {
-	idx := make([]int, l.ds.Len())
+	idx := make([]int, l.len())
 	for i := range idx {
 		idx[i] = i
 	}
@@ -153,10 +201,11 @@ func (l *Loader) Order(epoch int) ([][]int, error) {
 // size bucket as a single int key.
 func (l *Loader) bucketKeys() ([]int, error) {
 	l.sizesOnce.Do(func() {
-		cfg := l.ds.proc.ImageConfig()
-		l.buckets = make([]int, l.ds.Len())
-		for i, r := range l.ds.Records {
-			h, w, err := imageSize(r.ImagePath)
+		cfg := l.processor().ImageConfig()
+		l.buckets = make([]int, l.len())
+		for i := range l.buckets {
+			path := l.imagePath(i)
+			h, w, err := imageSize(path)
 			if err == nil {
 				h, w, err = cfg.TargetSize(h, w)
 			}
@@ -165,10 +214,10 @@ func (l *Loader) bucketKeys() ([]int, error) {
 					l.buckets[i] = -1 // broken images share a bucket; they are skipped when decoded
 					continue
 				}
-				l.sizesErr = fmt.Errorf("dataset: question %d: %w", r.QuestionID, err)
+				l.sizesErr = fmt.Errorf("dataset: example %d: %w", i, err)
 				return
 			}
-			bh, bw := vilt.BucketSize(h, w)
+			bh, bw := BucketSize(h, w)
 			l.buckets[i] = bh<<20 | bw
 		}
 	})
@@ -232,7 +281,7 @@ func (l *Loader) Epoch(ctx context.Context, epoch, from int) iter.Seq2[*Batch, e
 					return
 				}
 				select {
-				case jobs <- func() { b, err := l.build(idx); out <- result{b, err} }:
+				case jobs <- func() { b, err := l.build(epoch, idx); out <- result{b, err} }:
 				case <-ctx.Done():
 					return
 				}
@@ -259,13 +308,27 @@ func (l *Loader) Epoch(ctx context.Context, epoch, from int) iter.Seq2[*Batch, e
 	}
 }
 
-// build encodes and collates the examples idx.
-func (l *Loader) build(idx []int) (*Batch, error) {
+// build encodes and collates the examples idx of epoch.
+func (l *Loader) build(epoch int, idx []int) (*Batch, error) {
 	encs := make([]processor.Encoding, 0, len(idx))
-	n := l.ds.NumLabels()
-	b := &Batch{Targets: make([]float32, 0, len(idx)*n), Indices: make([]int, 0, len(idx))}
+	b := &Batch{Indices: make([]int, 0, len(idx))}
 	for _, i := range idx {
-		ex, err := l.ds.Example(i)
+		var enc processor.Encoding
+		var err error
+		if l.caps != nil {
+			var ex PretrainExample
+			if ex, err = l.caps.Pretrain(epoch, i, l.pre); err == nil {
+				enc = ex.Encoding
+				b.MLMLabels = append(b.MLMLabels, ex.MLMLabels...)
+				b.ITMLabels = append(b.ITMLabels, ex.Matched)
+			}
+		} else {
+			var ex Example
+			if ex, err = l.ds.Example(i); err == nil {
+				enc = ex.Encoding
+				b.Targets = append(b.Targets, ex.Target...)
+			}
+		}
 		if err != nil {
 			if l.opt.SkipBroken {
 				l.skipped.Add(1)
@@ -273,8 +336,7 @@ func (l *Loader) build(idx []int) (*Batch, error) {
 			}
 			return nil, err
 		}
-		encs = append(encs, ex.Encoding)
-		b.Targets = append(b.Targets, ex.Target...)
+		encs = append(encs, enc)
 		b.Indices = append(b.Indices, i)
 	}
 	if len(encs) == 0 {
@@ -286,7 +348,7 @@ func (l *Loader) build(idx []int) (*Batch, error) {
 		for _, e := range encs {
 			h, w = max(h, e.Height), max(w, e.Width)
 		}
-		h, w = vilt.BucketSize(h, w)
+		h, w = BucketSize(h, w)
 		b.Batch, err = processor.CollateTo(encs, h, w)
 	} else {
 		b.Batch, err = processor.Collate(encs)
@@ -295,7 +357,7 @@ func (l *Loader) build(idx []int) (*Batch, error) {
 		return nil, fmt.Errorf("dataset: %w", err)
 	}
 	if l.opt.TrimText {
-		trimText(b.Batch)
+		b.trimText()
 	}
 	return b, nil
 }
@@ -305,7 +367,7 @@ const trimTo = 8
 
 // trimText drops the trailing text columns that no example attends to,
 // keeping a multiple of trimTo.
-func trimText(b *processor.Batch) {
+func (b *Batch) trimText() {
 	used := 0
 	for i := range b.Size {
 		for j := b.SeqLen - 1; j >= used; j-- {
@@ -327,6 +389,9 @@ func trimText(b *processor.Batch) {
 		return out
 	}
 	b.InputIDs, b.AttentionMask, b.TokenTypeIDs = cut(b.InputIDs), cut(b.AttentionMask), cut(b.TokenTypeIDs)
+	if b.MLMLabels != nil {
+		b.MLMLabels = cut(b.MLMLabels)
+	}
 	b.SeqLen = keep
 }
 
@@ -337,40 +402,32 @@ func (l *Loader) NumBatches() (int, error) {
 	return len(o), err
 }
 
-// Iter implements train.Dataset: it yields the next epoch's batches as
-// tensors (see [Batch.Tensors]).
-func (l *Loader) Iter() iter.Seq2[train.Batch, error] {
-	l.mu.Lock()
-	epoch := l.nextEpoch
-	l.nextEpoch++
-	l.mu.Unlock()
-	return func(yield func(train.Batch, error) bool) {
-		for b, err := range l.Epoch(context.Background(), epoch, 0) {
-			if err != nil {
-				yield(train.Batch{}, err)
-				return
-			}
-			in, labels := b.Tensors()
-			if !yield(train.Batch{Inputs: in, Labels: labels}, nil) {
-				return
-			}
-		}
-	}
-}
-
 // Tensors returns the model inputs (input_ids, attention_mask,
 // token_type_ids: int32 [B, L]; pixel_values: float32 [B, 3, H, W];
-// pixel_mask: int32 [B, H, W]) and the labels (targets: float32 [B,
-// NumLabels]) as tensors.
+// pixel_mask: int32 [B, H, W]) and the labels as tensors: the VQA targets
+// (float32 [B, NumLabels]), or for pre-training the masked-LM labels
+// (int32 [B, L]) and the image-text matching labels (int32 [B]).
 func (b *Batch) Tensors() (inputs, labels []*tensors.Tensor) {
-	n, l, h, w := b.Size, b.SeqLen, b.Height, b.Width
-	inputs = []*tensors.Tensor{
-		tensors.FromFlatDataAndDimensions(b.InputIDs, n, l),
-		tensors.FromFlatDataAndDimensions(b.AttentionMask, n, l),
-		tensors.FromFlatDataAndDimensions(b.TokenTypeIDs, n, l),
-		tensors.FromFlatDataAndDimensions(b.PixelValues, n, 3, h, w),
-		tensors.FromFlatDataAndDimensions(b.PixelMask, n, h, w),
+	inputs = b.Batch.Tensors()
+	if b.ITMLabels != nil {
+		return inputs, []*tensors.Tensor{
+			tensors.FromFlatDataAndDimensions(b.MLMLabels, b.Size, b.SeqLen),
+			tensors.FromFlatDataAndDimensions(b.ITMLabels, b.Size),
+		}
 	}
-	labels = []*tensors.Tensor{tensors.FromFlatDataAndDimensions(b.Targets, n, len(b.Targets)/n)}
+	labels = []*tensors.Tensor{tensors.FromFlatDataAndDimensions(b.Targets, b.Size, len(b.Targets)/b.Size)}
 	return inputs, labels
+}
+
+// bucketStep is the granularity of [BucketSize].
+const bucketStep = 128
+
+// BucketSize rounds a batch's padded image size up to a multiple of 128
+// pixels on each side, so a run compiles a handful of graphs (for
+// 384-shorter-edge images: heights and widths of 384, 512 or 640) instead
+// of one per image size. It is a multiple of every power-of-two patch size
+// up to 128.
+func BucketSize(h, w int) (int, int) {
+	up := func(x int) int { return max(1, (x+bucketStep-1)/bucketStep) * bucketStep }
+	return up(h), up(w)
 }

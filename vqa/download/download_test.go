@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -14,8 +15,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vilt-go/workbook/vqa/internal/fslock"
+	"github.com/vilt-go/workbook/vqa/internal/httptimeout"
+	"github.com/vilt-go/workbook/vqa/internal/smalldisk"
 )
 
 // makeZip builds a zip archive holding the given files (name -> content).
@@ -57,18 +63,23 @@ func sha(b []byte) string {
 // server serves files by name. It records the Range header of every request,
 // can cut the next response after a number of bytes, and can ignore Range.
 type server struct {
-	files     map[string][]byte
-	noRanges  bool
-	mu        sync.Mutex
-	cutAfter  int // >0: the next response stops after this many bytes
-	ranges    []string
-	requests  int
-	modTime   time.Time
-	httptestS *httptest.Server
+	files    map[string][]byte
+	noRanges bool
+	mu       sync.Mutex
+	cutAfter int // >0: the next response stops after this many bytes
+	// stallAfter >= 0 makes the next response send its headers and this
+	// many bytes, then nothing until the client gives up; stallHeaders
+	// makes it accept the request and send nothing at all.
+	stallAfter   int
+	stallHeaders bool
+	ranges       []string
+	requests     int
+	modTime      time.Time
+	httptestS    *httptest.Server
 }
 
 func newServer(t *testing.T, files map[string][]byte) *server {
-	s := &server{files: files, modTime: time.Date(2017, 4, 1, 0, 0, 0, 0, time.UTC)}
+	s := &server{files: files, modTime: time.Date(2017, 4, 1, 0, 0, 0, 0, time.UTC), stallAfter: -1}
 	s.httptestS = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.httptestS.Close)
 	return s
@@ -87,7 +98,21 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request) {
 	s.ranges = append(s.ranges, r.Header.Get("Range"))
 	cut := s.cutAfter
 	s.cutAfter = 0
+	stallAfter, stallHeaders := s.stallAfter, s.stallHeaders
+	s.stallAfter, s.stallHeaders = -1, false
 	s.mu.Unlock()
+	if stallHeaders {
+		<-r.Context().Done() // accepted, and then silence
+		return
+	}
+	if stallAfter >= 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+		w.Header().Set("ETag", `"v1"`)
+		w.Write(data[:stallAfter])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // headers and some bytes, then silence
+		return
+	}
 	if cut > 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
 		w.Header().Set("ETag", `"v1"`)
@@ -268,8 +293,9 @@ func TestExtractRejectsSymlinks(t *testing.T) {
 	dir := t.TempDir()
 	zipPath := filepath.Join(dir, "link.zip")
 	os.WriteFile(zipPath, buf.Bytes(), 0o644)
-	if _, err := Extract(zipPath, filepath.Join(dir, "out")); err == nil {
-		t.Fatal("a symbolic link entry was accepted")
+	_, err := Extract(zipPath, filepath.Join(dir, "out"))
+	if err == nil || !strings.Contains(err.Error(), "is a symbolic link") || strings.Contains(err.Error(), "L-") {
+		t.Fatalf("symbolic link entry: error %v, want one saying it is a symbolic link (in words, not a mode string)", err)
 	}
 }
 
@@ -399,4 +425,201 @@ func FuzzParseContentRange(f *testing.F) {
 			t.Fatalf("%q -> start %d size %d", s, start, size)
 		}
 	})
+}
+
+// short are timeouts for the stalled-server tests: far below the defaults.
+var short = httptimeout.Timeouts{Connect: 300 * time.Millisecond, Header: 300 * time.Millisecond, Idle: 300 * time.Millisecond}
+
+// fetchWithin runs f.Fetch and fails the test if it takes longer than 10 s
+// (the stalled transfer was never given up).
+func fetchWithin(t *testing.T, f *Fetcher, r Remote, dest string) error {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() { errc <- f.Fetch(context.Background(), r, dest) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("Fetch still waiting on a stalled server after 10 s")
+		return nil
+	}
+}
+
+// TestFetchStallThenResume: the server sends the headers and part of the
+// file, then nothing. The idle timeout gives the transfer up with a clear
+// error, and the retry resumes from the bytes received.
+func TestFetchStallThenResume(t *testing.T) {
+	data := randomBytes(200_000, 9)
+	srv := newServer(t, map[string][]byte{"a.zip": data})
+	srv.stallAfter = 70_000
+	var log bytes.Buffer
+	f := &Fetcher{Client: srv.httptestS.Client(), Timeouts: short, Retries: 1, RetryWait: time.Millisecond, Progress: &log}
+	dest := filepath.Join(t.TempDir(), "a.zip")
+	if err := fetchWithin(t, f, Remote{URL: srv.url("a.zip"), SHA256: sha(data)}, dest); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dest); !bytes.Equal(got, data) {
+		t.Fatal("file differs after a stalled and resumed transfer")
+	}
+	if srv.requests != 2 || srv.ranges[1] != "bytes=70000-" {
+		t.Errorf("want a second request resuming at byte 70000; got %d requests, ranges %q", srv.requests, srv.ranges)
+	}
+	if !strings.Contains(log.String(), "stalled") {
+		t.Errorf("the log does not say the transfer stalled:\n%s", log.String())
+	}
+}
+
+// TestFetchAcceptThenSilence: the server accepts the request and never
+// answers; without retries Fetch fails after the header timeout, naming it.
+func TestFetchAcceptThenSilence(t *testing.T) {
+	srv := newServer(t, map[string][]byte{"a.zip": randomBytes(1000, 10)})
+	srv.stallHeaders = true
+	f := &Fetcher{Client: srv.httptestS.Client(), Timeouts: short}
+	err := fetchWithin(t, f, Remote{URL: srv.url("a.zip")}, filepath.Join(t.TempDir(), "a.zip"))
+	var te *httptimeout.TimeoutError
+	if !errors.As(err, &te) || te.Phase != httptimeout.PhaseHeader || !strings.Contains(err.Error(), "a.zip") {
+		t.Fatalf("error %v, want a response-header timeout naming the URL", err)
+	}
+}
+
+// TestFetchFullDiskRemovesPart: writing the download fails with ENOSPC (the
+// .part file points at /dev/full); the partial file is removed and the
+// failure is not retried.
+func TestFetchFullDiskRemovesPart(t *testing.T) {
+	data := randomBytes(50_000, 11)
+	srv := newServer(t, map[string][]byte{"a.zip": data})
+	dest := filepath.Join(t.TempDir(), "a.zip")
+	if err := os.Symlink("/dev/full", dest+".part"); err != nil {
+		t.Fatal(err)
+	}
+	f := &Fetcher{Client: srv.httptestS.Client(), Retries: 3, RetryWait: time.Millisecond}
+	err := f.Fetch(context.Background(), Remote{URL: srv.url("a.zip")}, dest)
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "partial file removed") {
+		t.Fatalf("error %v, want ENOSPC saying the partial file was removed", err)
+	}
+	if _, err := os.Lstat(dest + ".part"); !os.IsNotExist(err) {
+		t.Errorf("%s.part left behind after a full disk", dest)
+	}
+	if srv.requests != 1 {
+		t.Errorf("a full disk was retried (%d requests)", srv.requests)
+	}
+}
+
+// TestFetchSmallDisk downloads into a 64 KiB tmpfs: nothing is left behind.
+func TestFetchSmallDisk(t *testing.T) {
+	dir := smalldisk.New(t, 64<<10)
+	data := randomBytes(300_000, 12)
+	srv := newServer(t, map[string][]byte{"a.zip": data})
+	f := &Fetcher{Client: srv.httptestS.Client()}
+	err := f.Fetch(context.Background(), Remote{URL: srv.url("a.zip")}, filepath.Join(dir, "a.zip"))
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("error %v, want ENOSPC", err)
+	}
+	if es, _ := os.ReadDir(dir); len(es) != 0 {
+		t.Errorf("%d files left on the full disk (%v)", len(es), es[0].Name())
+	}
+}
+
+// mirror serves the val2014 question and annotation archives and returns
+// the options pointing at it.
+func mirror(t *testing.T) (*server, Options, *bytes.Buffer) {
+	zips := map[string][]byte{
+		"v2_Questions_Val_mscoco.zip":   makeZip(t, map[string][]byte{"v2_OpenEnded_mscoco_val2014_questions.json": []byte(`{"questions": []}`)}),
+		"v2_Annotations_Val_mscoco.zip": makeZip(t, map[string][]byte{"v2_mscoco_val2014_annotations.json": []byte(`{"annotations": []}`)}),
+	}
+	srv := newServer(t, zips)
+	var log bytes.Buffer
+	return srv, Options{
+		VQABaseURL: srv.httptestS.URL + "/zips", Log: &log,
+		Fetcher: &Fetcher{Client: srv.httptestS.Client()},
+	}, &log
+}
+
+// TestSplitDiscardsCorruptCache: an archive left corrupt in .download by
+// an earlier run (no checksum known) is checked, removed with a message,
+// and fetched again from the good mirror.
+func TestSplitDiscardsCorruptCache(t *testing.T) {
+	srv, o, log := mirror(t)
+	root := t.TempDir()
+	cached := filepath.Join(root, ".download", "v2_Questions_Val_mscoco.zip")
+	os.MkdirAll(filepath.Dir(cached), 0o755)
+	if err := os.WriteFile(cached, []byte("<html>503 Service Unavailable</html>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Split(context.Background(), root, "val2014", o); err != nil {
+		t.Fatalf("Split with a corrupt cached archive: %v\n%s", err, log)
+	}
+	if !strings.Contains(log.String(), "v2_Questions_Val_mscoco.zip: the copy in") || !strings.Contains(log.String(), "removing it and downloading again") {
+		t.Errorf("the log does not say the cached archive was discarded:\n%s", log)
+	}
+	if _, err := os.Stat(filepath.Join(root, "v2_OpenEnded_mscoco_val2014_questions.json")); err != nil {
+		t.Errorf("questions not unpacked: %v", err)
+	}
+	if srv.requests != 2 {
+		t.Errorf("%d requests, want 2 (both archives)", srv.requests)
+	}
+}
+
+// TestSplitCorruptPartRefetched: a .part left by an earlier run holds
+// wrong bytes; the resumed archive does not unpack, so it is removed and
+// fetched once more from scratch.
+func TestSplitCorruptPartRefetched(t *testing.T) {
+	srv, o, log := mirror(t)
+	root := t.TempDir()
+	part := filepath.Join(root, ".download", "v2_Annotations_Val_mscoco.zip.part")
+	os.MkdirAll(filepath.Dir(part), 0o755)
+	if err := os.WriteFile(part, []byte("garbage from another file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Split(context.Background(), root, "val2014", o); err != nil {
+		t.Fatalf("Split: %v\n%s", err, log)
+	}
+	if !strings.Contains(log.String(), "corrupt") || !strings.Contains(log.String(), "downloading it again") {
+		t.Errorf("the log does not report the corrupt archive:\n%s", log)
+	}
+	if _, err := os.Stat(filepath.Join(root, "v2_mscoco_val2014_annotations.json")); err != nil {
+		t.Errorf("annotations not unpacked: %v", err)
+	}
+	if n := srv.requests; n != 3 {
+		t.Errorf("%d requests, want 3 (questions, annotations resumed, annotations again)", n)
+	}
+}
+
+// TestSplitCorruptFromMirrorRemoved: a mirror serving a broken archive
+// fails the run with a clear error, and the broken file is not kept for
+// the next run.
+func TestSplitCorruptFromMirrorRemoved(t *testing.T) {
+	srv, o, _ := mirror(t)
+	srv.files["v2_Questions_Val_mscoco.zip"] = []byte("not a zip at all")
+	root := t.TempDir()
+	err := Split(context.Background(), root, "val2014", o)
+	if err == nil || !strings.Contains(err.Error(), "corrupt archive was removed") {
+		t.Fatalf("error %v, want one saying the corrupt archive was removed", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, ".download", "v2_Questions_Val_mscoco.zip")); err == nil {
+		t.Error("the corrupt archive stayed in .download")
+	}
+}
+
+// TestSplitLocked: a second download into the same root fails at once.
+func TestSplitLocked(t *testing.T) {
+	_, o, _ := mirror(t)
+	root := t.TempDir()
+	held, err := fslock.Acquire(filepath.Join(root, ".download"), "vqa download of val2014")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	start := time.Now()
+	err = Split(context.Background(), root, "val2014", o)
+	if !errors.Is(err, fslock.ErrLocked) || !strings.Contains(err.Error(), "vqa download of val2014") {
+		t.Fatalf("second download: %v, want ErrLocked naming the first", err)
+	}
+	if time.Since(start) > time.Second {
+		t.Errorf("the second download waited %v instead of failing at once", time.Since(start))
+	}
+	held.Release()
+	if err := Split(context.Background(), root, "val2014", o); err != nil {
+		t.Fatalf("after the first one ended: %v", err)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 )
 
 // Extract unpacks the zip archive at zipPath under dir and returns the
@@ -57,7 +59,7 @@ func checkEntry(f *zip.File) error {
 		return fmt.Errorf("entry %q: path escapes the destination folder", f.Name)
 	}
 	if m := f.Mode(); !m.IsRegular() && !m.IsDir() {
-		return fmt.Errorf("entry %q: %v is neither a file nor a folder", f.Name, m.Type())
+		return fmt.Errorf("entry %q is %s, not a regular file or a folder", f.Name, safefile.Kind(m))
 	}
 	return nil
 }

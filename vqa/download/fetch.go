@@ -8,6 +8,11 @@
 // ignore Range are handled by starting again from zero. Every finished file
 // is checked against the size the server announced and, when one is known,
 // a sha256 checksum, before it is renamed into place.
+//
+// No transfer waits forever: connecting, the response headers and every
+// wait for more bytes are bounded (package httptimeout), and a transfer
+// that stalls is resumed like one that broke. A failure to write locally (a
+// full disk) removes the partial file and is not retried.
 package download
 
 import (
@@ -22,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vilt-go/workbook/vqa/internal/httptimeout"
 )
 
 // Remote is one file to download.
@@ -37,10 +44,16 @@ type Remote struct {
 }
 
 // Fetcher downloads files with resume, retries and progress reports.
-// The zero value is not usable: fill in Client (http.DefaultClient will do).
 type Fetcher struct {
-	// Client makes the HTTP requests.
+	// Client makes the HTTP requests (nil: a new client). Unless it comes
+	// from httptimeout.Client, its requests get the bounds of Timeouts, so
+	// that a stalled server cannot hang a transfer.
 	Client *http.Client
+	// Timeouts bounds connecting, the wait for the response headers and
+	// every wait for more bytes (zero fields: the httptimeout defaults).
+	Timeouts httptimeout.Timeouts
+	// Header holds extra request headers (e.g. Authorization).
+	Header http.Header
 	// Progress receives progress lines (bytes, rate, ETA); nil for silence.
 	Progress io.Writer
 	// Interval is the least time between two progress lines (0: one per
@@ -77,6 +90,14 @@ func (f *Fetcher) Fetch(ctx context.Context, r Remote, path string) error {
 		wait *= 2
 	}
 	if err != nil {
+		var le *localError
+		if errors.As(err, &le) {
+			// Partial data on a full disk only takes the space needed to
+			// free it: remove it.
+			os.Remove(path + ".part")
+			os.Remove(path + ".part" + validatorSuffix)
+			return fmt.Errorf("downloading %s to %s: %w (partial file removed)", r.URL, path, err)
+		}
 		return fmt.Errorf("downloading %s to %s: %w", r.URL, path, err)
 	}
 	if err := verify(path+".part", r); err != nil {
@@ -95,6 +116,28 @@ func (f *Fetcher) Fetch(ctx context.Context, r Remote, path string) error {
 // errPermanent marks failures a retry cannot fix (HTTP 4xx, size mismatch).
 var errPermanent = errors.New("permanent failure")
 
+// localError is a failure to write the downloaded bytes locally (a full
+// disk, a read-only folder): a retry cannot fix it.
+type localError struct{ err error }
+
+func (e *localError) Error() string   { return e.err.Error() }
+func (e *localError) Unwrap() []error { return []error{e.err, errPermanent} }
+
+// errWriter remembers the error of its writer, to tell local write
+// failures from network ones after io.Copy.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(b []byte) (int, error) {
+	n, err := e.w.Write(b)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
+}
+
 // validatorSuffix names the file beside a .part file that keeps the
 // server's ETag or Last-Modified, sent back as If-Range on resume.
 const validatorSuffix = ".validator"
@@ -110,13 +153,16 @@ func (f *Fetcher) transfer(ctx context.Context, r Remote, part string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errPermanent, err)
 	}
+	for k, vs := range f.Header {
+		req.Header[k] = vs
+	}
 	if have > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", have))
 		if v, err := os.ReadFile(part + validatorSuffix); err == nil && len(v) > 0 {
 			req.Header.Set("If-Range", string(v))
 		}
 	}
-	resp, err := f.Client.Do(req)
+	resp, err := httptimeout.Bound(f.Client, f.Timeouts).Do(req)
 	if err != nil {
 		return err
 	}
@@ -162,22 +208,26 @@ func (f *Fetcher) transfer(ctx context.Context, r Remote, part string) error {
 	}
 	if v := validator(resp.Header); v != "" {
 		if err := os.WriteFile(part+validatorSuffix, []byte(v), 0o644); err != nil {
-			return err
+			return &localError{err}
 		}
 	}
 	out, err := os.OpenFile(part, flags, 0o644)
 	if err != nil {
-		return err
+		return &localError{err}
 	}
 	p := newProgress(f.Progress, baseName(r.URL), have, total, f.Interval)
-	_, copyErr := io.Copy(out, io.TeeReader(resp.Body, p))
+	w := &errWriter{w: out}
+	_, copyErr := io.Copy(w, io.TeeReader(resp.Body, p))
 	closeErr := out.Close()
 	p.finish(copyErr == nil)
+	if w.err != nil {
+		return &localError{w.err}
+	}
 	if copyErr != nil {
 		return copyErr
 	}
 	if closeErr != nil {
-		return closeErr
+		return &localError{closeErr}
 	}
 	if total >= 0 && p.done != total {
 		return fmt.Errorf("transfer ended at byte %d of %d", p.done, total)

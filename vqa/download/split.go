@@ -1,14 +1,19 @@
 package download
 
 import (
+	"archive/zip"
 	"bufio"
+	"compress/flate"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vilt-go/workbook/vqa/internal/fslock"
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 )
 
 // Official base URLs of the VQAv2 and COCO archives.
@@ -85,6 +90,13 @@ func Archives(split string, o Options) ([]Archive, error) {
 // in root, images in root/<images subtype>/). An archive already unpacked
 // (marked by root/.download/<name>.extracted) is skipped, so Split can be
 // rerun after an interruption and resumes where it stopped.
+//
+// Split locks root/.download for its duration: a second Split into the same
+// root fails at once. An archive left in root/.download by an earlier run
+// is checked before it is reused (size and checksum when known, and that it
+// opens as a zip); one that fails is removed, with a line in o.Log, and
+// downloaded again. An archive that turns out corrupt while unpacking is
+// removed too, so that no later run trips over it.
 func Split(ctx context.Context, root, split string, o Options) error {
 	as, err := Archives(split, o)
 	if err != nil {
@@ -92,39 +104,101 @@ func Split(ctx context.Context, root, split string, o Options) error {
 	}
 	f := o.Fetcher
 	if f == nil {
-		f = &Fetcher{Client: http.DefaultClient}
+		f = &Fetcher{}
 	}
 	cache := filepath.Join(root, ".download")
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return fmt.Errorf("creating download folder: %w", err)
+	lock, err := fslock.Acquire(cache, "vqa download of "+split)
+	if err != nil {
+		return fmt.Errorf("download folder: %w", err)
 	}
+	defer lock.Release()
 	for _, a := range as {
 		marker := filepath.Join(cache, a.Name+".extracted")
 		if _, err := os.Stat(marker); err == nil {
 			logf(o.Log, "%s: already unpacked (%s)", a.Name, marker)
 			continue
 		}
-		zipPath := filepath.Join(cache, a.Name)
-		logf(o.Log, "%s: fetching %s", a.Name, a.Remote.URL)
-		if err := f.Fetch(ctx, a.Remote, zipPath); err != nil {
-			return err
-		}
-		logf(o.Log, "%s: unpacking into %s", a.Name, root)
-		files, err := Extract(zipPath, root)
+		files, err := fetchAndExtract(ctx, f, a, cache, root, o.Log)
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(marker, []byte(strings.Join(files, "\n")+"\n"), 0o644); err != nil {
+		if err := safefile.WriteFile(marker, []byte(strings.Join(files, "\n")+"\n"), 0o644); err != nil {
 			return fmt.Errorf("marking %s unpacked: %w", a.Name, err)
 		}
 		logf(o.Log, "%s: %d files unpacked", a.Name, len(files))
 		if !o.Keep {
-			if err := os.Remove(zipPath); err != nil {
-				return fmt.Errorf("removing %s: %w", zipPath, err)
+			if err := os.Remove(filepath.Join(cache, a.Name)); err != nil {
+				return fmt.Errorf("removing %s: %w", filepath.Join(cache, a.Name), err)
 			}
 		}
 	}
 	return nil
+}
+
+// fetchAndExtract fetches archive a into cache (checking a copy left by an
+// earlier run first) and unpacks it under root. An archive that fails to
+// unpack as a zip is removed; when some of its bytes came from an earlier
+// run it is downloaded once more from scratch.
+func fetchAndExtract(ctx context.Context, f *Fetcher, a Archive, cache, root string, log io.Writer) ([]string, error) {
+	zipPath := filepath.Join(cache, a.Name)
+	for attempt := 0; ; attempt++ {
+		reused := exists(zipPath) || exists(zipPath+".part")
+		if exists(zipPath) {
+			if err := checkArchive(zipPath, a.Remote); err != nil {
+				logf(log, "%s: the copy in %s from an earlier run is unusable (%v); removing it and downloading again", a.Name, cache, err)
+				if err := os.Remove(zipPath); err != nil {
+					return nil, fmt.Errorf("removing the unusable archive %s: %w", zipPath, err)
+				}
+				reused = exists(zipPath + ".part")
+			}
+		}
+		logf(log, "%s: fetching %s", a.Name, a.Remote.URL)
+		if err := f.Fetch(ctx, a.Remote, zipPath); err != nil {
+			return nil, err
+		}
+		logf(log, "%s: unpacking into %s", a.Name, root)
+		files, err := Extract(zipPath, root)
+		if err == nil {
+			return files, nil
+		}
+		if !corrupt(err) {
+			return nil, err
+		}
+		if rmErr := os.Remove(zipPath); rmErr != nil {
+			return nil, fmt.Errorf("%w (and removing the corrupt archive failed: %v)", err, rmErr)
+		}
+		if !reused || attempt > 0 {
+			return nil, fmt.Errorf("%w; the corrupt archive was removed (the mirror may serve a broken file; give -checksums to catch it before unpacking)", err)
+		}
+		logf(log, "%s: corrupt (%v), and partly from an earlier run; removed, downloading it again", a.Name, err)
+	}
+}
+
+// checkArchive checks a cached archive against r (size, sha256 when known)
+// and that its zip directory can be read.
+func checkArchive(path string, r Remote) error {
+	if err := verify(path, r); err != nil {
+		return err
+	}
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return err
+	}
+	return zr.Close()
+}
+
+// corrupt reports whether err says that a zip archive is damaged (as
+// opposed to, say, a full disk while unpacking).
+func corrupt(err error) bool {
+	var flateErr flate.CorruptInputError
+	return errors.Is(err, zip.ErrFormat) || errors.Is(err, zip.ErrChecksum) || errors.Is(err, zip.ErrAlgorithm) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &flateErr)
+}
+
+// exists reports whether path exists.
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // ReadChecksums parses sha256sum output ("<64 hex>  <name>" per line,

@@ -1,7 +1,10 @@
-// Package evaluate scores VQA predictions with the official VQA accuracy
-// (package vqaeval), overall, per answer type and per question type, next
-// to the majority-answer baseline, and prints the comparison as tables or
-// JSON.
+// Package evaluate is what `vqa eval` and notebook 08 report: a model run
+// over a split ([Split]) or a results file ([ScoreFile]) scored overall,
+// per answer type and per question type next to the majority-answer
+// baseline, printed as tables or JSON. The metric itself (answer
+// normalisation, min(1, #humans/3) over the ten leave-one-out subsets) is
+// package vqaeval, a port of the official evaluation code; this package
+// only applies it and compares.
 package evaluate
 
 import (

@@ -17,28 +17,36 @@ import (
 
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX graph-building idiom.
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/vilt-go/workbook/vqa/dataset"
+	"github.com/vilt-go/workbook/vqa/hfmodel"
 	"github.com/vilt-go/workbook/vqa/imageproc"
 	"github.com/vilt-go/workbook/vqa/processor"
-	"github.com/vilt-go/workbook/vqa/train"
 	"github.com/vilt-go/workbook/vqa/vilt"
 )
 
-// Predictor runs a model's forward pass. It is not safe for concurrent use.
+// Predictor runs a model's forward pass, whatever its head: [Predictor.Predict]
+// answers questions (QuestionAnswering), [Predictor.FillMask] fills masked
+// words (MaskedLM), [Predictor.Scores] scores texts against an image
+// (ImageAndTextRetrieval, or the image-text matching head), and
+// [Predictor.Verify] judges a sentence about two images (NLVR2). It is not
+// safe for concurrent use.
 type Predictor struct {
-	model *train.Model
+	model *hfmodel.Model
 	proc  *processor.Processor
 	exec  *model.Exec
 }
 
 // New returns a predictor for m, encoding inputs with p.
-func New(b compute.Backend, m *train.Model, p *processor.Processor) (*Predictor, error) {
-	exec, err := model.NewExec(b, m.Store, func(scope *model.Scope, ins []*Node) *Node {
-		return vilt.ForQuestionAnswering(scope, m.Config, vilt.Inputs{
-			InputIDs: ins[0], AttentionMask: ins[1], TokenTypeIDs: ins[2], PixelValues: ins[3], PixelMask: ins[4],
-		}, vilt.Options{}).Logits
+func New(b compute.Backend, m *hfmodel.Model, p *processor.Processor) (*Predictor, error) {
+	exec, err := model.NewExec(b, m.Store, func(scope *model.Scope, ins []*Node) []*Node {
+		out := vilt.Forward(scope, m.Config, vilt.NewInputs(ins), vilt.Options{})
+		if out.ITMLogits != nil {
+			return []*Node{out.Logits, out.ITMLogits}
+		}
+		return []*Node{out.Logits}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
@@ -48,6 +56,17 @@ func New(b compute.Backend, m *train.Model, p *processor.Processor) (*Predictor,
 
 // Close frees the compiled graphs.
 func (p *Predictor) Close() { p.exec.Finalize() }
+
+// Model returns the model the predictor runs.
+func (p *Predictor) Model() *hfmodel.Model { return p.model }
+
+// needHead returns an error unless the model's head is h.
+func (p *Predictor) needHead(h vilt.Head, what string) error {
+	if got := p.model.Head(); got != h {
+		return fmt.Errorf("predict: %s needs a %s model, this one is a %s", what, h, got)
+	}
+	return nil
+}
 
 // Answer is one candidate answer.
 type Answer struct {
@@ -72,6 +91,9 @@ type Prediction struct {
 
 // Predict answers question about img with the k best answers.
 func (p *Predictor) Predict(img imageproc.RGB, question string, k int) (Prediction, error) {
+	if err := p.needHead(vilt.QuestionAnswering, "answering a question"); err != nil {
+		return Prediction{}, err
+	}
 	enc, err := p.proc.EncodeRGB(img, question)
 	if err != nil {
 		return Prediction{}, fmt.Errorf("predict: %w", err)
@@ -80,7 +102,7 @@ func (p *Predictor) Predict(img imageproc.RGB, question string, k int) (Predicti
 	if err != nil {
 		return Prediction{}, fmt.Errorf("predict: %w", err)
 	}
-	logits, err := p.logits(&dataset.Batch{Batch: b, Targets: make([]float32, p.model.Config.NumLabels())})
+	logits, err := p.logits(b.Tensors())
 	if err != nil {
 		return Prediction{}, err
 	}
@@ -90,38 +112,62 @@ func (p *Predictor) Predict(img imageproc.RGB, question string, k int) (Predicti
 			"input_ids": {1, n}, "token_type_ids": {1, n}, "attention_mask": {1, n},
 			"pixel_values": {1, 3, b.Height, b.Width}, "pixel_mask": {1, b.Height, b.Width},
 		},
-		LogitsShape: []int{1, len(logits[0])},
-		Top:         p.top(logits[0], k),
+		LogitsShape: []int{1, len(logits.rows[0])},
+		Top:         p.top(logits.rows[0], k),
 	}, nil
 }
 
-// logits runs the model on a batch and returns one row of logits per
-// example. GoMLX panics are returned as errors.
-func (p *Predictor) logits(b *dataset.Batch) (rows [][]float32, err error) {
+// outputs are a forward pass's results, one row per example.
+type outputs struct {
+	rows [][]float32 // the head's logits, flattened per example
+	itm  [][]float32 // the image-text matching logits, when the model has them
+}
+
+// logits runs the model on the input tensors (which it finalizes) and
+// returns its outputs per example. GoMLX panics are returned as errors.
+func (p *Predictor) logits(in []*tensors.Tensor) (out outputs, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("predict: %v", r)
 		}
 	}()
-	in, labels := b.Tensors()
 	defer func() {
-		for _, t := range append(in, labels...) {
+		for _, t := range in {
 			t.FinalizeAll()
 		}
 	}()
-	out, err := p.exec.Call1(in[0], in[1], in[2], in[3], in[4])
-	if err != nil {
-		return nil, fmt.Errorf("predict: %w", err)
+	args := make([]any, len(in))
+	for i, t := range in {
+		args[i] = t
 	}
-	defer out.FinalizeAll()
-	n := p.model.Config.NumLabels()
-	out.ConstFlatData(func(flat any) {
-		all := flat.([]float32)
-		for i := range b.Size {
-			rows = append(rows, slices.Clone(all[i*n:(i+1)*n]))
+	res, err := p.exec.Call(args...)
+	if err != nil {
+		return out, fmt.Errorf("predict: %w", err)
+	}
+	n := in[0].Shape().Dim(0)
+	for i, t := range res {
+		flat, err := tensors.CopyFlatData[float32](t)
+		t.FinalizeAll()
+		if err != nil {
+			return out, fmt.Errorf("predict: %w", err)
 		}
-	})
-	return rows, nil
+		for _, v := range flat {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return out, fmt.Errorf("predict: the model produced %v: its weights are broken", v)
+			}
+		}
+		rows := make([][]float32, n)
+		per := len(flat) / n
+		for b := range n {
+			rows[b] = flat[b*per : (b+1)*per]
+		}
+		if i == 0 {
+			out.rows = rows
+		} else {
+			out.itm = rows
+		}
+	}
+	return out, nil
 }
 
 // top returns the k highest-scoring answers of one row of logits.
@@ -143,6 +189,9 @@ func (p *Predictor) top(logits []float32, k int) []Answer {
 // with the given loader options (no shuffling), and returns answers by
 // question id.
 func (p *Predictor) Dataset(ctx context.Context, ds *dataset.Dataset, o dataset.LoaderOptions) (map[int64]string, error) {
+	if err := p.needHead(vilt.QuestionAnswering, "answering questions"); err != nil {
+		return nil, err
+	}
 	o.Shuffle, o.DropLast = false, false
 	l, err := dataset.NewLoader(ds, o)
 	if err != nil {
@@ -153,11 +202,12 @@ func (p *Predictor) Dataset(ctx context.Context, ds *dataset.Dataset, o dataset.
 		if err != nil {
 			return nil, err
 		}
-		rows, err := p.logits(b)
+		in, _ := b.Tensors()
+		out, err := p.logits(in)
 		if err != nil {
 			return nil, err
 		}
-		for i, row := range rows {
+		for i, row := range out.rows {
 			answers[ds.Records[b.Indices[i]].QuestionID] = p.top(row, 1)[0].Label
 		}
 	}

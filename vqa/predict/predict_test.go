@@ -11,10 +11,10 @@ import (
 	"testing"
 
 	"github.com/vilt-go/workbook/vqa/dataset"
+	"github.com/vilt-go/workbook/vqa/hfmodel"
 	"github.com/vilt-go/workbook/vqa/imageproc"
 	"github.com/vilt-go/workbook/vqa/internal/testutil"
 	"github.com/vilt-go/workbook/vqa/processor"
-	"github.com/vilt-go/workbook/vqa/train"
 	"github.com/vilt-go/workbook/vqa/vqav2"
 )
 
@@ -29,7 +29,7 @@ func setup(t testing.TB, edge, n int) (*Predictor, *dataset.Dataset) {
 		t.Fatal(err)
 	}
 	labels := vqav2.BuildVocab(anns, nil, 1, 0)
-	m, err := train.NewFromPreset("tiny", labels.ID2Label, 3)
+	m, err := hfmodel.NewFromPreset("tiny", labels.ID2Label, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

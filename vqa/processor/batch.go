@@ -3,6 +3,8 @@ package processor
 import (
 	"errors"
 	"fmt"
+
+	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // Encoding is one (image, question) pair as ViltProcessor returns it for a
@@ -19,6 +21,43 @@ type Batch struct {
 	InputIDs, AttentionMask, TokenTypeIDs []int32   // [Size, SeqLen]
 	PixelValues                           []float32 // [Size, 3, Height, Width]
 	PixelMask                             []int32   // [Size, Height, Width]: 1 real pixel, 0 padding
+}
+
+// Tensors returns the model inputs in the order vilt.NewInputs reads them:
+// input_ids, attention_mask, token_type_ids (int32 [B, L]), pixel_values
+// (float32 [B, 3, H, W]) and pixel_mask (int32 [B, H, W]).
+func (b *Batch) Tensors() []*tensors.Tensor {
+	n, l, h, w := b.Size, b.SeqLen, b.Height, b.Width
+	return []*tensors.Tensor{
+		tensors.FromFlatDataAndDimensions(b.InputIDs, n, l),
+		tensors.FromFlatDataAndDimensions(b.AttentionMask, n, l),
+		tensors.FromFlatDataAndDimensions(b.TokenTypeIDs, n, l),
+		tensors.FromFlatDataAndDimensions(b.PixelValues, n, 3, h, w),
+		tensors.FromFlatDataAndDimensions(b.PixelMask, n, h, w),
+	}
+}
+
+// PairTensors returns the model inputs of ViltForImagesAndTextClassification
+// (NLVR2) from two batches of the same texts, one per image, padded to the
+// same image size: the text tensors of first, pixel_values [B, 2, 3, H, W]
+// and pixel_mask [B, 2, H, W].
+func PairTensors(first, second *Batch) ([]*tensors.Tensor, error) {
+	if first.Size != second.Size || first.Height != second.Height || first.Width != second.Width {
+		return nil, fmt.Errorf("processor: an image pair needs batches of the same size and padding, got %dx%dx%d and %dx%dx%d",
+			first.Size, first.Height, first.Width, second.Size, second.Height, second.Width)
+	}
+	n, h, w := first.Size, first.Height, first.Width
+	pixels := make([]float32, 0, 2*len(first.PixelValues))
+	mask := make([]int32, 0, 2*len(first.PixelMask))
+	img, px := 3*h*w, h*w
+	for i := range n {
+		pixels = append(pixels, first.PixelValues[i*img:(i+1)*img]...)
+		pixels = append(pixels, second.PixelValues[i*img:(i+1)*img]...)
+		mask = append(mask, first.PixelMask[i*px:(i+1)*px]...)
+		mask = append(mask, second.PixelMask[i*px:(i+1)*px]...)
+	}
+	ts := first.Tensors()[:3]
+	return append(ts, tensors.FromFlatDataAndDimensions(pixels, n, 2, 3, h, w), tensors.FromFlatDataAndDimensions(mask, n, 2, h, w)), nil
 }
 
 // Collate stacks encodings into a batch, padding every image bottom/right

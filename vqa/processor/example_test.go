@@ -2,9 +2,8 @@ package processor_test
 
 import (
 	"fmt"
-	"io/fs"
+	"os"
 
-	"github.com/vilt-go/workbook/data"
 	"github.com/vilt-go/workbook/vqa/imageproc"
 	"github.com/vilt-go/workbook/vqa/processor"
 )
@@ -15,7 +14,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	raw, err := fs.ReadFile(data.FS, "coco/000000039769.png")
+	raw, err := os.ReadFile("../../data/coco/000000039769.png") // tests run in the package folder
 	if err != nil {
 		panic(err)
 	}

@@ -93,6 +93,18 @@ func New(tok *tokenizer.Tokenizer, cfg imageproc.Config, opts ...imageproc.Optio
 	return &Processor{tok: tok, img: cfg, decode: opts}
 }
 
+// WithShortestEdge returns a processor resizing images so that their
+// shorter side is n pixels (the article's processors use 384; the tiny
+// models 96) instead of p's; n <= 0 returns p.
+func (p *Processor) WithShortestEdge(n int) *Processor {
+	if n <= 0 {
+		return p
+	}
+	cfg := p.img
+	cfg.ShortestEdge = n
+	return New(p.tok, cfg)
+}
+
 // Tokenizer returns the text tokenizer.
 func (p *Processor) Tokenizer() *tokenizer.Tokenizer { return p.tok }
 

@@ -58,6 +58,7 @@ type Tokenizer struct {
 	special map[int32]bool
 	opts    Options
 	padID   int32
+	maskID  int32
 }
 
 // New builds a tokenizer from a vocabulary (token -> id).
@@ -89,6 +90,7 @@ func New(vocab map[string]int, opts Options) (*Tokenizer, error) {
 		t.special[int32(id)] = true
 	}
 	t.padID = int32(ids[opts.PadToken])
+	t.maskID = int32(ids[opts.MaskToken])
 	strip := opts.LowerCase
 	if opts.StripAccents != nil {
 		strip = *opts.StripAccents
@@ -127,6 +129,17 @@ func New(vocab map[string]int, opts Options) (*Tokenizer, error) {
 
 // MaxLength is the length of every [Encoding].
 func (t *Tokenizer) MaxLength() int { return t.opts.MaxLength }
+
+// MaskID is the id of the mask token ([MASK]), the word masked language
+// modelling fills in.
+func (t *Tokenizer) MaskID() int32 { return t.maskID }
+
+// IsFraming reports whether id is one of the tokens the tokenizer adds
+// around the text: [CLS], [SEP] or [PAD].
+func (t *Tokenizer) IsFraming(id int32) bool {
+	tok := t.Token(id)
+	return tok == t.opts.ClsToken || tok == t.opts.SepToken || tok == t.opts.PadToken
+}
 
 // VocabSize is the number of ids (largest id + 1).
 func (t *Tokenizer) VocabSize() int { return len(t.tokens) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/vilt-go/workbook/vqa/hfmodel"
 	"github.com/vilt-go/workbook/vqa/internal/testutil"
 )
 
@@ -25,7 +26,7 @@ import (
 func BenchmarkTrainStepBase(b *testing.B) {
 	const batch, height, width, text = 4, 384, 576, 40
 	torchPerSec := torchBaseline(b)
-	m, err := NewFromPreset("base", make3129Labels(), 1)
+	m, err := hfmodel.NewFromPreset("base", make3129Labels(), 1)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func BenchmarkTrainStepBase(b *testing.B) {
 		b.Fatal(err)
 	}
 	be := testutil.Backend(b)
-	step, _, err := buildExecs(be, m, st, 1)
+	step, _, err := buildExecs(be, m, st, 1, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -23,13 +23,15 @@ type Optimizer struct {
 	// NoDecayBiasNorm exempts every 1-D parameter (biases and LayerNorm
 	// weights) from weight decay, as ViLT's recipe does.
 	NoDecayBiasNorm bool
-	// HeadLRMultiplier scales the learning rate of the classifier head
-	// (ViLT uses 10); 0 or 1 means no scaling.
+	// HeadLRMultiplier scales the learning rate of the head (every
+	// parameter outside the "vilt." encoder; ViLT uses 10); 0 or 1 means
+	// no scaling.
 	HeadLRMultiplier float64
-	// WarmupSteps ramps the learning rate linearly from 0 to LR; with Decay
-	// it then falls linearly to 0 at the last step (ViLT's schedule).
-	WarmupSteps int
-	Decay       bool
+	// Warmup ramps the learning rate linearly from 0 to LR over that many
+	// steps (>= 1) or that fraction of all steps (< 1; ViLT: 0.1); with
+	// Decay it then falls linearly to 0 at the last step (ViLT's schedule).
+	Warmup float64
+	Decay  bool
 }
 
 // DefaultOptimizer returns torch.optim.AdamW's defaults with the
@@ -38,14 +40,24 @@ func DefaultOptimizer() Optimizer {
 	return Optimizer{LR: 5e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}
 }
 
+// WarmupSteps returns the number of warm-up steps of a schedule of total
+// steps.
+func (o Optimizer) WarmupSteps(total int) int {
+	if o.Warmup >= 1 {
+		return int(o.Warmup)
+	}
+	return int(o.Warmup * float64(total))
+}
+
 // LRAt returns the learning rate of optimizer step step (0-based) out of
 // total.
 func (o Optimizer) LRAt(step, total int) float64 {
-	if o.WarmupSteps > 0 && step < o.WarmupSteps {
-		return o.LR * float64(step+1) / float64(o.WarmupSteps)
+	warmup := o.WarmupSteps(total)
+	if warmup > 0 && step < warmup {
+		return o.LR * float64(step+1) / float64(warmup)
 	}
-	if o.Decay && total > o.WarmupSteps {
-		return o.LR * max(0, float64(total-step)/float64(total-o.WarmupSteps))
+	if o.Decay && total > warmup {
+		return o.LR * max(0, float64(total-step)/float64(total-warmup))
 	}
 	return o.LR
 }
@@ -53,10 +65,10 @@ func (o Optimizer) LRAt(step, total int) float64 {
 // Paths of the training state variables, saved with the model in every
 // checkpoint.
 const (
-	stepPath  = "/train/step"  // optimizer steps taken (int64)
-	microPath = "/train/micro" // micro-batches consumed (int64)
-	adamScope = "/adamw"       // first and second moments: /adamw/m/<param>, /adamw/v/<param>
-	accScope  = "/accum"       // accumulated gradients: /accum/<param>
+	stepPath    = "/train/step"  // optimizer steps taken (int64)
+	batchesPath = "/train/micro" // batches consumed (int64; the name kept for older checkpoints)
+	adamScope   = "/adamw"       // first and second moments: /adamw/m/<param>, /adamw/v/<param>
+	accScope    = "/accum"       // accumulated gradients: /accum/<param>
 )
 
 // state holds the trainable parameters and the optimizer's variables.
@@ -69,7 +81,7 @@ type state struct {
 	acc     []*model.Variable // nil without gradient accumulation
 	accum   int
 	step    *model.Variable
-	micro   *model.Variable
+	batches *model.Variable
 	nParams int
 }
 
@@ -99,7 +111,7 @@ func newState(store *model.Store, cfg *vilt.Config, o Optimizer, accum int) (*st
 		}
 		s.decay = append(s.decay, wd)
 		mult := 1.0
-		if o.HeadLRMultiplier > 0 && strings.HasPrefix(p.Key, "classifier.") {
+		if o.HeadLRMultiplier > 0 && !strings.HasPrefix(p.Key, "vilt.") {
 			mult = o.HeadLRMultiplier
 		}
 		s.lrMult = append(s.lrMult, mult)
@@ -124,7 +136,7 @@ func newState(store *model.Store, cfg *vilt.Config, o Optimizer, accum int) (*st
 	for _, c := range []struct {
 		v    **model.Variable
 		path string
-	}{{&s.step, stepPath}, {&s.micro, microPath}} {
+	}{{&s.step, stepPath}, {&s.batches, batchesPath}} {
 		if *c.v, err = store.CreateVariable(c.path, tensors.FromScalar(int64(0))); err != nil {
 			return nil, fmt.Errorf("train: creating %s: %w", c.path, err)
 		}
@@ -132,7 +144,7 @@ func newState(store *model.Store, cfg *vilt.Config, o Optimizer, accum int) (*st
 	}
 	for v := range store.IterVariables() {
 		if v.Trainable && !isParam(s.params, v) {
-			v.Trainable = false // e.g. MLM-head weights: not part of the QA model
+			v.Trainable = false // not a parameter of the model's head
 		}
 	}
 	return s, nil
@@ -147,28 +159,19 @@ func isParam(ps []*model.Variable, v *model.Variable) bool {
 	return false
 }
 
-// counters returns the optimizer steps and micro-batches done.
-func (s *state) counters() (step, micro int64, err error) {
+// counters returns the optimizer steps and batches done.
+func (s *state) counters() (step, batches int64, err error) {
 	for _, c := range []struct {
 		v   *model.Variable
 		out *int64
-	}{{s.step, &step}, {s.micro, &micro}} {
+	}{{s.step, &step}, {s.batches, &batches}} {
 		t, err := c.v.Value()
 		if err != nil {
 			return 0, 0, err
 		}
 		*c.out = tensors.ToScalar[int64](t)
 	}
-	return step, micro, nil
-}
-
-// forwardLoss builds the model's loss on a batch: ins are the five model
-// inputs then the targets.
-func forwardLoss(scope *model.Scope, cfg *vilt.Config, ins []*Node) *Node {
-	out := vilt.ForQuestionAnswering(scope, cfg, vilt.Inputs{
-		InputIDs: ins[0], AttentionMask: ins[1], TokenTypeIDs: ins[2], PixelValues: ins[3], PixelMask: ins[4],
-	}, vilt.Options{})
-	return vilt.Loss(out.Logits, ins[5])
+	return step, batches, nil
 }
 
 // gradients returns d loss / d param for every parameter.
@@ -181,9 +184,9 @@ func (s *state) gradients(loss *Node) []*Node {
 	return Gradient(loss, xs...)
 }
 
-// countMicro adds one to the micro-batch counter.
-func (s *state) countMicro(g *Graph) {
-	s.micro.SetNodeValue(AddScalar(s.micro.NodeValue(g), 1))
+// countBatch adds one to the batch counter.
+func (s *state) countBatch(g *Graph) {
+	s.batches.SetNodeValue(AddScalar(s.batches.NodeValue(g), 1))
 }
 
 // accumulate adds grads/accum to the accumulators.

@@ -1,12 +1,12 @@
-// Package train fine-tunes or trains ViLT for VQA (figures 16 and 19 of the
-// walk-through): model set-up from a preset, a pre-trained (MLM) or a
-// fine-tuned checkpoint ([NewFromPreset], [Load]); AdamW with PyTorch's
-// defaults and the ViLT paper's options (warm-up and linear decay, head
-// learning-rate multiplier, no weight decay on biases and LayerNorms,
-// gradient accumulation); the loss printed per step, a progress bar with
-// ETA and a loss curve; atomic checkpoints every N steps keeping the last
-// K, resume after an interruption, and a stop with a message on a
-// non-finite loss.
+// Package train fine-tunes or trains a ViLT model (figures 16 and 19 of the
+// walk-through) on a dataset loader: AdamW with PyTorch's defaults and the
+// ViLT paper's options (warm-up and linear decay, head learning-rate
+// multiplier, no weight decay on biases and LayerNorms, gradient
+// accumulation); the loss printed per step, a progress bar with ETA and a
+// loss curve; atomic checkpoints every N steps keeping the last K, resume
+// after an interruption, and a stop with a message on a non-finite loss.
+// The model comes from vqa/hfmodel; the loss is its head's
+// (vilt.HeadLoss).
 package train
 
 import (
@@ -25,6 +25,8 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/vilt-go/workbook/vqa/dataset"
+	"github.com/vilt-go/workbook/vqa/hfmodel"
+	"github.com/vilt-go/workbook/vqa/vilt"
 )
 
 // Config sets up a training run.
@@ -80,198 +82,295 @@ type Result struct {
 // ErrNonFinite is returned (wrapped) when the loss becomes NaN or infinite.
 var ErrNonFinite = errors.New("non-finite loss")
 
+// run is the state of one call of [Run].
+type run struct {
+	cfg        Config
+	m          *hfmodel.Model
+	loader     *dataset.Loader
+	st         *state
+	sv         *saver // nil without a training folder
+	curvePath  string
+	res        Result
+	totalSteps int // steps of the whole schedule
+	lastStep   int // step this call stops at
+	numBatches int // batches per epoch
+	// numLabelInputs is the number of label tensors of a batch: 1 (VQA
+	// targets) or 2 (masked-LM and image-text matching labels).
+	numLabelInputs int
+	// batchExec runs forward, backward and (without accumulation) the
+	// update on one batch; applyExec applies accumulated gradients.
+	batchExec, applyExec *model.Exec
+}
+
 // Run trains m on the loader's batches. On cancellation of ctx it saves a
 // checkpoint (when cfg.Dir is set) and returns ctx's error; on a
 // non-finite loss it stops without saving, so the last checkpoint holds
 // the last good parameters, and returns an error wrapping [ErrNonFinite].
 // Errors panicked by GoMLX are returned as errors.
-func Run(ctx context.Context, b compute.Backend, m *Model, loader *dataset.Loader, cfg Config) (res Result, err error) {
+func Run(ctx context.Context, b compute.Backend, m *hfmodel.Model, loader *dataset.Loader, cfg Config) (res Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("train: %v", r)
 		}
 	}()
-	if cfg.Epochs <= 0 {
-		return res, fmt.Errorf("train: epochs %d: want > 0", cfg.Epochs)
+	r, err := newRun(m, loader, cfg)
+	if err != nil || r.res.Steps >= r.lastStep {
+		return r.resOrZero(), err
 	}
-	if got, want := loader.Dataset().NumLabels(), m.Config.NumLabels(); got != want {
-		return res, fmt.Errorf("train: the dataset has %d labels, the model %d", got, want)
+	if r.batchExec, r.applyExec, err = buildExecs(b, m, r.st, max(1, cfg.Accumulate), r.numLabelInputs); err != nil {
+		return r.res, err
+	}
+	defer r.batchExec.Finalize()
+	if r.applyExec != nil {
+		defer r.applyExec.Finalize()
+	}
+	err = r.loop(ctx)
+	return r.res, err
+}
+
+// resOrZero returns the result so far (a zero Result for a nil run).
+func (r *run) resOrZero() Result {
+	if r == nil {
+		return Result{}
+	}
+	return r.res
+}
+
+// newRun checks the set-up, creates the optimizer state, prepares the
+// training folder (resuming from its latest checkpoint) and works out the
+// schedule.
+func newRun(m *hfmodel.Model, loader *dataset.Loader, cfg Config) (*run, error) {
+	if cfg.Epochs <= 0 {
+		return nil, fmt.Errorf("train: epochs %d: want > 0", cfg.Epochs)
+	}
+	if ds := loader.Dataset(); ds != nil && ds.NumLabels() != m.Config.NumOutputs() {
+		return nil, fmt.Errorf("train: the dataset has %d labels, the model %d", ds.NumLabels(), m.Config.NumOutputs())
+	}
+	if loader.Pretraining() && (!m.Config.HasHead(vilt.MaskedLM) || !m.Config.ITMHead) {
+		return nil, fmt.Errorf("train: pre-training needs a %s with the image-text matching head, the model is a %s (itm_head %v)", vilt.MaskedLM, m.Config.Architectures, m.Config.ITMHead)
+	}
+	r := &run{cfg: cfg, m: m, loader: loader, numLabelInputs: 1}
+	if loader.Pretraining() {
+		r.numLabelInputs = 2
 	}
 	accum := max(1, cfg.Accumulate)
-	st, err := newState(m.Store, m.Config, cfg.Optimizer, accum)
-	if err != nil {
-		return res, err
+	var err error
+	if r.st, err = newState(m.Store, m.Config, cfg.Optimizer, accum); err != nil {
+		return nil, err
 	}
-	var sv *saver
-	curvePath := ""
 	if cfg.Dir != "" {
-		if sv, curvePath, err = prepareDir(m, cfg.Dir, cfg.Keep); err != nil {
-			return res, err
+		if r.sv, r.curvePath, err = prepareDir(m, cfg.Dir, cfg.Keep); err != nil {
+			return nil, err
 		}
 	}
-	step, micro, err := st.counters()
+	step, _, err := r.st.counters()
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	res.StartStep, res.Steps = int(step), int(step)
-	if curvePath != "" && step > 0 {
-		if res.Curve, err = ReadCurve(curvePath); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return res, err
+	r.res.StartStep, r.res.Steps = int(step), int(step)
+	if r.curvePath != "" && step > 0 {
+		if r.res.Curve, err = ReadCurve(r.curvePath); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
 		}
-		res.Curve = res.Curve[:min(len(res.Curve), int(step))]
+		r.res.Curve = r.res.Curve[:min(len(r.res.Curve), int(step))]
 	}
-	nb, err := loader.NumBatches()
-	if err != nil {
-		return res, err
+	if r.numBatches, err = loader.NumBatches(); err != nil {
+		return nil, err
 	}
-	totalSteps := cfg.Epochs * nb / accum
-	if totalSteps == 0 {
-		return res, fmt.Errorf("train: %d epochs of %d batches make no optimizer step of %d batches", cfg.Epochs, nb, accum)
+	r.totalSteps = cfg.Epochs * r.numBatches / accum
+	if r.totalSteps == 0 {
+		return nil, fmt.Errorf("train: %d epochs of %d batches make no optimizer step of %d batches", cfg.Epochs, r.numBatches, accum)
 	}
-	lastStep := totalSteps
+	r.lastStep = r.totalSteps
 	if cfg.MaxSteps > 0 {
-		lastStep = min(lastStep, cfg.MaxSteps)
+		r.lastStep = min(r.lastStep, cfg.MaxSteps)
 	}
-	if int(step) >= lastStep {
-		return res, nil
-	}
-	if cfg.Log != nil && step > 0 {
-		fmt.Fprintf(cfg.Log, "Resuming at step %d of %d (epoch %d)\n", step, lastStep, int(micro)/nb)
-	}
+	return r, nil
+}
 
-	microExec, applyExec, err := buildExecs(b, m, st, accum)
+// loop runs the epochs from the resumed position to r.lastStep.
+func (r *run) loop(ctx context.Context) error {
+	step, batchesDone, err := r.st.counters()
 	if err != nil {
-		return res, err
+		return err
 	}
-	defer microExec.Finalize()
-	if applyExec != nil {
-		defer applyExec.Finalize()
+	if r.cfg.Log != nil && step > 0 {
+		fmt.Fprintf(r.cfg.Log, "Resuming at step %d of %d (epoch %d)\n", step, r.lastStep, int(batchesDone)/r.numBatches)
 	}
-
-	save := func() error {
-		if sv == nil {
-			return nil
-		}
-		if err := sv.save(int64(res.Steps)); err != nil {
-			return err
-		}
-		return writeCurve(curvePath, res.Curve)
-	}
-	prog := newProgressBar(cfg.Progress, cfg.ProgressInterval, int(step), lastStep)
+	accum := max(1, r.cfg.Accumulate)
+	prog := newProgressBar(r.cfg.Progress, r.cfg.ProgressInterval, int(step), r.lastStep)
 	start := time.Now()
 	var firstStepEnd time.Time
 	examples, firstExamples := 0, 0
 	priorSeconds := 0.0
-	if len(res.Curve) > 0 {
-		priorSeconds = res.Curve[len(res.Curve)-1].Seconds
+	if len(r.res.Curve) > 0 {
+		priorSeconds = r.res.Curve[len(r.res.Curve)-1].Seconds
 	}
 	stepLoss, stepBatches := 0.0, 0
-
-	for epoch := int(micro) / nb; res.Steps < lastStep; epoch++ {
-		from := int(micro) % nb
-		if cfg.Log != nil && from == 0 {
-			fmt.Fprintf(cfg.Log, "Epoch: %d\n", epoch)
+	var stepParts []float64 // the loss of each objective, when there are several
+	for epoch := int(batchesDone) / r.numBatches; r.res.Steps < r.lastStep; epoch++ {
+		from := int(batchesDone) % r.numBatches
+		if r.cfg.Log != nil && from == 0 {
+			fmt.Fprintf(r.cfg.Log, "Epoch: %d\n", epoch)
 		}
-		for batch, berr := range loader.Epoch(ctx, epoch, from) {
+		for batch, berr := range r.loader.Epoch(ctx, epoch, from) {
 			if berr == nil && ctx.Err() != nil && stepBatches == 0 {
 				berr = ctx.Err() // a prefetched batch: stop before it
 			}
 			if berr != nil {
-				if ctx.Err() != nil {
-					prog.finish()
-					if serr := save(); serr != nil {
-						return res, errors.Join(ctx.Err(), serr)
-					}
-					return res, fmt.Errorf("train: interrupted at step %d: %w", res.Steps, ctx.Err())
-				}
-				return res, fmt.Errorf("train: %w", berr)
+				prog.finish()
+				return r.stopped(ctx, berr)
 			}
-			in, labels := batch.Tensors()
-			lr := cfg.Optimizer.LRAt(res.Steps, totalSteps)
-			args := []any{in[0], in[1], in[2], in[3], in[4], labels[0]}
-			if applyExec == nil {
-				args = append(args, tensors.FromScalar(float32(lr)))
-			}
-			outs, err := microExec.Call(args...)
-			for _, t := range append(in, labels...) {
-				t.FinalizeAll()
-			}
+			lr := r.cfg.Optimizer.LRAt(r.res.Steps, r.totalSteps)
+			loss, parts, paramsMax, err := r.batchStep(batch, lr)
 			if err != nil {
-				return res, fmt.Errorf("train: step %d: %w", res.Steps+1, err)
+				return err
 			}
-			loss := float64(tensors.ToScalar[float32](outs[0]))
-			check := 0.0
-			if len(outs) > 1 {
-				check = float64(tensors.ToScalar[float32](outs[1]))
-			}
-			for _, t := range outs {
-				t.FinalizeAll()
-			}
-			micro++
+			batchesDone++
 			examples += batch.Size
 			stepLoss += loss
+			if stepParts == nil {
+				stepParts = make([]float64, len(parts))
+			}
+			for i, p := range parts {
+				stepParts[i] += p
+			}
 			stepBatches++
 			if stepBatches < accum {
 				continue
 			}
-			if applyExec != nil {
-				c, err := applyExec.Call1(tensors.FromScalar(float32(lr)))
-				if err != nil {
-					return res, fmt.Errorf("train: step %d: %w", res.Steps+1, err)
+			if r.applyExec != nil {
+				if paramsMax, err = r.applyStep(lr); err != nil {
+					return err
 				}
-				check = float64(tensors.ToScalar[float32](c))
-				c.FinalizeAll()
 			}
 			loss = stepLoss / float64(stepBatches)
-			stepLoss, stepBatches = 0, 0
-			if bad := nonFinite(loss, check); bad != "" {
+			for i := range stepParts {
+				stepParts[i] /= float64(stepBatches)
+			}
+			point := Point{Epoch: epoch, Loss: loss, LR: lr, Parts: stepParts}
+			stepLoss, stepParts, stepBatches = 0, nil, 0
+			if bad := nonFinite(loss, paramsMax); bad != "" {
 				prog.finish()
 				kept := "no checkpoint was saved"
-				if sv != nil && hasCheckpoints(cfg.Dir) {
-					kept = "the last good checkpoint in " + cfg.Dir + " is kept"
+				if r.sv != nil && hfmodel.HasCheckpoints(r.cfg.Dir) {
+					kept = "the last good checkpoint in " + r.cfg.Dir + " is kept"
 				}
-				return res, fmt.Errorf("train: %s at step %d; stopping (%s): %w", bad, res.Steps+1, kept, ErrNonFinite)
+				return fmt.Errorf("train: %s at step %d; stopping (%s): %w", bad, r.res.Steps+1, kept, ErrNonFinite)
 			}
-			res.Steps++
+			r.res.Steps++
 			if firstStepEnd.IsZero() {
 				firstStepEnd, firstExamples = time.Now(), examples
 			}
-			res.Curve = append(res.Curve, Point{Step: res.Steps, Epoch: epoch, Loss: loss, LR: lr, Seconds: priorSeconds + time.Since(start).Seconds()})
-			if cfg.Log != nil && cfg.LogEvery > 0 && res.Steps%cfg.LogEvery == 0 {
-				fmt.Fprintf(cfg.Log, "Loss: %.6g\n", loss)
+			point.Step, point.Seconds = r.res.Steps, priorSeconds+time.Since(start).Seconds()
+			r.res.Curve = append(r.res.Curve, point)
+			if r.cfg.Log != nil && r.cfg.LogEvery > 0 && r.res.Steps%r.cfg.LogEvery == 0 {
+				fmt.Fprintf(r.cfg.Log, "Loss: %.6g\n", loss)
 			}
-			prog.update(res.Steps, loss)
-			if cfg.OnStep != nil {
-				cfg.OnStep(res.Steps, loss)
+			prog.update(r.res.Steps, loss)
+			if r.cfg.OnStep != nil {
+				r.cfg.OnStep(r.res.Steps, loss)
 			}
-			if cfg.CheckpointEvery > 0 && res.Steps%cfg.CheckpointEvery == 0 && res.Steps < lastStep {
-				if err := save(); err != nil {
-					return res, err
+			if r.cfg.CheckpointEvery > 0 && r.res.Steps%r.cfg.CheckpointEvery == 0 && r.res.Steps < r.lastStep {
+				if err := r.save(); err != nil {
+					return err
 				}
 			}
-			if res.Steps >= lastStep {
+			if r.res.Steps >= r.lastStep {
 				break
 			}
 		}
 	}
 	prog.finish()
-	res.Elapsed = time.Since(start)
+	r.res.Elapsed = time.Since(start)
 	if !firstStepEnd.IsZero() {
 		if secs := time.Since(firstStepEnd).Seconds(); secs > 0 && examples > firstExamples {
-			res.ExamplesPerSecond = float64(examples-firstExamples) / secs
+			r.res.ExamplesPerSecond = float64(examples-firstExamples) / secs
 		}
 	}
-	return res, save()
+	return r.save()
 }
 
-// nonFinite describes what is wrong when the loss or the parameter check
-// (see state.update) is NaN or infinite, else returns "".
-func nonFinite(loss, check float64) string {
+// stopped handles a loader error: on cancellation it saves a checkpoint
+// and returns the interruption, else the error.
+func (r *run) stopped(ctx context.Context, berr error) error {
+	if ctx.Err() == nil {
+		return fmt.Errorf("train: %w", berr)
+	}
+	if err := r.save(); err != nil {
+		return errors.Join(ctx.Err(), err)
+	}
+	return fmt.Errorf("train: interrupted at step %d: %w", r.res.Steps, ctx.Err())
+}
+
+// batchStep runs the batch executable and returns the batch's loss, the
+// loss of each objective when there are several, and, without
+// accumulation, the updated parameters' check value (see state.update).
+func (r *run) batchStep(batch *dataset.Batch, lr float64) (loss float64, parts []float64, paramsMax float64, err error) {
+	in, labels := batch.Tensors()
+	var args []any
+	for _, t := range append(in, labels...) {
+		args = append(args, t)
+	}
+	if r.applyExec == nil {
+		args = append(args, tensors.FromScalar(float32(lr)))
+	}
+	outs, err := r.batchExec.Call(args...)
+	for _, t := range append(in, labels...) {
+		t.FinalizeAll()
+	}
+	if err != nil {
+		return 0, nil, 0, fmt.Errorf("train: step %d: %w", r.res.Steps+1, err)
+	}
+	defer func() {
+		for _, t := range outs {
+			t.FinalizeAll()
+		}
+	}()
+	loss = float64(tensors.ToScalar[float32](outs[0]))
+	rest := outs[1:]
+	if r.applyExec == nil {
+		paramsMax = float64(tensors.ToScalar[float32](outs[len(outs)-1]))
+		rest = outs[1 : len(outs)-1]
+	}
+	for _, t := range rest {
+		parts = append(parts, float64(tensors.ToScalar[float32](t)))
+	}
+	return loss, parts, paramsMax, nil
+}
+
+// applyStep applies the accumulated gradients with learning rate lr and
+// returns the updated parameters' check value.
+func (r *run) applyStep(lr float64) (float64, error) {
+	c, err := r.applyExec.Call1(tensors.FromScalar(float32(lr)))
+	if err != nil {
+		return 0, fmt.Errorf("train: step %d: %w", r.res.Steps+1, err)
+	}
+	defer c.FinalizeAll()
+	return float64(tensors.ToScalar[float32](c)), nil
+}
+
+// save writes a checkpoint and the loss curve (nothing without a training
+// folder).
+func (r *run) save() error {
+	if r.sv == nil {
+		return nil
+	}
+	if err := r.sv.save(int64(r.res.Steps)); err != nil {
+		return err
+	}
+	return writeCurve(r.curvePath, r.res.Curve)
+}
+
+// nonFinite describes what is wrong when the loss or the updated
+// parameters' check value (see state.update) is NaN or infinite, else
+// returns "".
+func nonFinite(loss, paramsMax float64) string {
 	switch {
 	case math.IsNaN(loss) || math.IsInf(loss, 0):
 		return fmt.Sprintf("loss is %v", loss)
-	case math.IsNaN(check) || math.IsInf(check, 0):
-		return fmt.Sprintf("the update made parameters %v (loss %.6g)", check, loss)
+	case math.IsNaN(paramsMax) || math.IsInf(paramsMax, 0):
+		return fmt.Sprintf("the update made parameters %v (loss %.6g)", paramsMax, loss)
 	}
 	return ""
 }
@@ -279,15 +378,15 @@ func nonFinite(loss, check float64) string {
 // prepareDir creates the training folder, writes the model's config.json,
 // resumes from its latest checkpoint if any and returns the checkpoint
 // saver and the loss-curve path.
-func prepareDir(m *Model, dir string, keep int) (*saver, string, error) {
+func prepareDir(m *hfmodel.Model, dir string, keep int) (*saver, string, error) {
 	if keep <= 0 {
 		keep = 3
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", fmt.Errorf("train: %w", err)
 	}
-	if hasCheckpoints(dir) {
-		if _, err := loadLatest(m.Store, dir); err != nil {
+	if hfmodel.HasCheckpoints(dir) {
+		if _, err := hfmodel.LoadLatest(m.Store, dir); err != nil {
 			return nil, "", err
 		}
 	}
@@ -304,32 +403,30 @@ func prepareDir(m *Model, dir string, keep int) (*saver, string, error) {
 // buildExecs returns the executable run on every batch and, with gradient
 // accumulation, the one applying the accumulated step.
 //
-// Without accumulation the batch executable takes the five model inputs,
-// the targets and the learning rate, and does forward, backward and the
-// AdamW update. With accumulation it takes no learning rate and adds the
-// gradients to the accumulators; the apply executable takes the learning
-// rate.
-func buildExecs(b compute.Backend, m *Model, st *state, accum int) (micro, apply *model.Exec, err error) {
-	if accum == 1 {
-		micro, err = model.NewExec(b, m.Store, func(scope *model.Scope, ins []*Node) []*Node {
-			loss := forwardLoss(scope, m.Config, ins)
-			check := st.update(loss.Graph(), st.gradients(loss), ins[6])
-			st.countMicro(loss.Graph())
-			return []*Node{loss, check}
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("train: %w", err)
+// The batch executable takes the five model inputs, the numLabels label
+// tensors and, without accumulation, the learning rate; it returns the
+// loss, the loss of each objective when there are several, and, without
+// accumulation, the updated parameters' check value (it does forward,
+// backward and the AdamW update). With accumulation it adds the gradients
+// to the accumulators instead; the apply executable takes the learning
+// rate, applies them and returns the check value.
+func buildExecs(b compute.Backend, m *hfmodel.Model, st *state, accum, numLabels int) (batch, apply *model.Exec, err error) {
+	batch, err = model.NewExec(b, m.Store, func(scope *model.Scope, ins []*Node) []*Node {
+		loss, parts := trainingLoss(scope, m.Config, ins[:5], ins[5:5+numLabels])
+		outs := append([]*Node{loss}, parts...)
+		if accum == 1 {
+			outs = append(outs, st.update(loss.Graph(), st.gradients(loss), ins[5+numLabels]))
+		} else {
+			st.accumulate(st.gradients(loss))
 		}
-		return micro, nil, nil
-	}
-	micro, err = model.NewExec(b, m.Store, func(scope *model.Scope, ins []*Node) []*Node {
-		loss := forwardLoss(scope, m.Config, ins)
-		st.accumulate(st.gradients(loss))
-		st.countMicro(loss.Graph())
-		return []*Node{loss}
+		st.countBatch(loss.Graph())
+		return outs
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("train: %w", err)
+	}
+	if accum == 1 {
+		return batch, nil, nil
 	}
 	apply, err = model.NewExec(b, m.Store, func(scope *model.Scope, lr *Node) *Node {
 		return st.update(lr.Graph(), st.accumulated(lr.Graph()), lr)
@@ -337,5 +434,26 @@ func buildExecs(b compute.Backend, m *Model, st *state, accum int) (micro, apply
 	if err != nil {
 		return nil, nil, fmt.Errorf("train: %w", err)
 	}
-	return micro, apply, nil
+	return batch, apply, nil
+}
+
+// trainingLoss marks the graph as a training graph (so the model builds the
+// variants of GELU and attention whose gradients are cheaper) and builds
+// the loss on a batch: the head's loss against labels[0] (vilt.HeadLoss);
+// for pre-training (a masked-LM model with the image-text matching head and
+// two label tensors) the sum of the masked-LM and the image-text matching
+// cross-entropies, which it also returns as parts.
+func trainingLoss(scope *model.Scope, cfg *vilt.Config, inputs, labels []*Node) (loss *Node, parts []*Node) {
+	scope.Store().SetTraining(inputs[0].Graph(), true)
+	out := vilt.Forward(scope, cfg, vilt.NewInputs(inputs), vilt.Options{})
+	if len(labels) == 2 {
+		mlm := vilt.CrossEntropy(out.Logits, labels[0])
+		itm := vilt.CrossEntropy(out.ITMLogits, labels[1])
+		return Add(mlm, itm), []*Node{mlm, itm}
+	}
+	loss, err := vilt.HeadLoss(cfg, out, labels[0])
+	if err != nil {
+		panic(err)
+	}
+	return loss, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/vilt-go/workbook/vqa/internal/testutil"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX graph-building idiom.
@@ -48,10 +49,12 @@ func BenchmarkViLTB32(b *testing.B) {
 			if err := InitWeights(store, cfg, 1); err != nil {
 				b.Fatal(err)
 			}
-			opt := AdamW(5e-5)
+			// torch.optim.AdamW's defaults (the project's own AdamW is in
+			// vqa/train, which imports this package).
+			opt := optimizer.Adam().LearningRate(5e-5).Betas(0.9, 0.999).Epsilon(1e-8).WeightDecay(0.01).Done()
 			exec, err := model.NewExec(be, store, func(scope *model.Scope, ins []*Node) *Node {
 				store.SetTraining(ins[0].Graph(), bc.trainingSteps)
-				out := ForQuestionAnswering(scope, cfg, batchInputs(ins), Options{})
+				out := Forward(scope, cfg, NewInputs(ins), Options{})
 				if !bc.trainingSteps {
 					return out.Logits
 				}

@@ -61,7 +61,12 @@ type Config struct {
 	TieWordEmbeddings         bool     `json:"tie_word_embeddings"`
 	NumImages                 int      `json:"num_images"`
 	TorchDType                string   `json:"torch_dtype,omitempty"`
-	TransformersVersion       string   `json:"transformers_version,omitempty"`
+	// ITMHead adds dandelin's image-text matching head (itm_score.fc,
+	// Linear(D, 2) on the pooled output) to the model. It is not a
+	// HuggingFace field: transformers keeps it as an attribute and ignores
+	// the itm_score.* weights.
+	ITMHead             bool   `json:"itm_head,omitempty"`
+	TransformersVersion string `json:"transformers_version,omitempty"`
 
 	// ID2Label maps a classifier output index to its answer string; its
 	// size is the number of labels. In config.json the keys are strings.
@@ -119,10 +124,10 @@ type Sizes struct {
 	Hidden, Layers, Heads, MLP, Patch int
 }
 
-// Resize sets the fields of c that are non-zero in s (hidden_size,
-// num_hidden_layers, num_attention_heads, intermediate_size, patch_size)
-// and checks the result.
-func (c *Config) Resize(s Sizes) error {
+// SetSizes sets the model-size fields of c that are non-zero in s
+// (hidden_size, num_hidden_layers, num_attention_heads, intermediate_size,
+// patch_size) and checks the result.
+func (c *Config) SetSizes(s Sizes) error {
 	for _, f := range []struct {
 		name string
 		v    int

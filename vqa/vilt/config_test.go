@@ -83,33 +83,14 @@ func TestPreset(t *testing.T) {
 	}
 }
 
-// TestBucketSize checks buckets cover the size, are patch-aligned, waste
-// less than one step and stay few over the sizes ViltImageProcessor makes
-// at shortest_edge 384 (multiples of 32 from 384 to 608).
-func TestBucketSize(t *testing.T) {
-	buckets := map[[2]int]bool{}
-	for h := 384; h <= 608; h += 32 {
-		for w := 384; w <= 608; w += 32 {
-			bh, bw := BucketSize(h, w)
-			if bh < h || bw < w || bh-h >= bucketStep || bw-w >= bucketStep || bh%32 != 0 || bw%32 != 0 {
-				t.Errorf("BucketSize(%d, %d) = %d, %d", h, w, bh, bw)
-			}
-			buckets[[2]int{bh, bw}] = true
-		}
-	}
-	if len(buckets) > 9 {
-		t.Errorf("%d buckets for 384-shorter-edge images, want at most 9", len(buckets))
-	}
-}
-
-// TestResize checks that Resize overrides exactly the non-zero sizes and
+// TestSetSizes checks that SetSizes overrides exactly the non-zero sizes and
 // rejects sizes that make no model.
-func TestResize(t *testing.T) {
+func TestSetSizes(t *testing.T) {
 	c, err := Preset("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Resize(Sizes{Layers: 4, Patch: 16}); err != nil {
+	if err := c.SetSizes(Sizes{Layers: 4, Patch: 16}); err != nil {
 		t.Fatal(err)
 	}
 	got := [5]int{c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize, c.PatchSize}
@@ -118,8 +99,8 @@ func TestResize(t *testing.T) {
 	}
 	for _, bad := range []Sizes{{Heads: 5}, {Hidden: -1}, {Patch: 1000}} {
 		c, _ := Preset("tiny")
-		if err := c.Resize(bad); err == nil {
-			t.Errorf("Resize(%+v) accepted", bad)
+		if err := c.SetSizes(bad); err == nil {
+			t.Errorf("SetSizes(%+v) accepted", bad)
 		}
 	}
 }

@@ -1,9 +1,15 @@
 package vilt
 
 import (
+	"fmt"
+
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX graph-building idiom.
-	"github.com/gomlx/gomlx/ml/train/optimizer"
 )
+
+// IgnoreIndex marks a label position without a target in [CrossEntropy]
+// (PyTorch's ignore_index, HF's -100 for unmasked tokens and padding).
+const IgnoreIndex = -100
 
 // Loss is the ViltForQuestionAnswering loss: binary cross-entropy with
 // logits against the soft VQA scores, averaged over B*num_labels and
@@ -15,24 +21,40 @@ func Loss(logits, labels *Node) *Node {
 	return MulScalar(ReduceAllMean(perLabel), float64(logits.Shape().Dim(-1)))
 }
 
-// AdamW returns GoMLX's Adam configured as torch.optim.AdamW with its
-// defaults: betas (0.9, 0.999), eps 1e-8, decoupled weight decay 0.01 on
-// every trainable variable, with learning rate lr. GoMLX's update
-// p - lr*(m̂/(sqrt(v̂)+eps) + wd*p) equals torch's p*(1-lr*wd) -
-// lr*m̂/(sqrt(v̂)+eps) (checked against the fixtures' 2-step deltas).
-func AdamW(lr float64) optimizer.Interface {
-	return optimizer.Adam().LearningRate(lr).Betas(0.9, 0.999).Epsilon(1e-8).WeightDecay(0.01).Done()
+// CrossEntropy is torch's cross_entropy with ignore_index -100 and mean
+// reduction: logits are float32 [..., C], labels integer [...] class ids
+// (or [IgnoreIndex]); the result is the mean of -log softmax(logits)[label]
+// over the labelled positions (0 when none is labelled). It is the loss of
+// MaskedLM and TokenClassification (labels [B, L]), of
+// ImagesAndTextClassification and of image-text matching (labels [B]).
+func CrossEntropy(logits, labels *Node) *Node {
+	g := logits.Graph()
+	classes := logits.Shape().Dim(-1)
+	labels = ConvertDType(labels, dtypes.Int32)
+	valid := NotEqual(labels, Scalar(g, dtypes.Int32, IgnoreIndex))
+	safe := Where(valid, labels, ZerosLike(labels))
+	logp := LogSoftmax(logits, -1)
+	picked := ReduceSum(Mul(OneHot(safe, classes, dtypes.Float32), logp), -1)
+	validF := ConvertDType(valid, dtypes.Float32)
+	total := ReduceAllSum(Mul(picked, validF))
+	count := MaxScalar(ReduceAllSum(validF), 1)
+	return Neg(Div(total, count))
 }
 
-// bucketStep is the granularity of [BucketSize].
-const bucketStep = 128
-
-// BucketSize rounds a batch's padded image size up to a multiple of 128
-// pixels on each side, so a run compiles a handful of graphs (for
-// 384-shorter-edge images: heights and widths of 384, 512 or 640) instead
-// of one per image size. It is a multiple of every power-of-two patch size
-// up to 128.
-func BucketSize(h, w int) (int, int) {
-	up := func(x int) int { return max(1, (x+bucketStep-1)/bucketStep) * bucketStep }
-	return up(h), up(w)
+// HeadLoss is the loss of cfg's head on out (see [Forward]) against labels:
+// [Loss] for QuestionAnswering (float32 soft scores [B, num_labels]),
+// [CrossEntropy] for the others (integer labels), and an error for
+// ImageAndTextRetrieval, which HF trains with no loss of its own.
+func HeadLoss(cfg *Config, out Outputs, labels *Node) (*Node, error) {
+	head, err := cfg.Head()
+	if err != nil {
+		return nil, err
+	}
+	switch head {
+	case QuestionAnswering:
+		return Loss(out.Logits, labels), nil
+	case MaskedLM, TokenClassification, ImagesAndTextClassification:
+		return CrossEntropy(out.Logits, labels), nil
+	}
+	return nil, fmt.Errorf("vilt: %s has no loss (HF defines none; train retrieval with image-text matching)", head)
 }

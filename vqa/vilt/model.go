@@ -18,13 +18,25 @@ type Inputs struct {
 	// InputIDs, AttentionMask and TokenTypeIDs are int32 [B, L].
 	InputIDs, AttentionMask, TokenTypeIDs *Node
 	// PixelValues is float32 [B, NumChannels, H, W] (NCHW), H and W multiples
-	// of PatchSize.
+	// of PatchSize; [B, NumImages, NumChannels, H, W] for
+	// ImagesAndTextClassification.
 	PixelValues *Node
-	// PixelMask is int32 [B, H, W]: 1 on the image, 0 on padding.
+	// PixelMask is int32 [B, H, W] ([B, NumImages, H, W]): 1 on the image, 0
+	// on padding.
 	PixelMask *Node
 }
 
-// Outputs of [ForQuestionAnswering].
+// NewInputs returns the Inputs of graph inputs given in the processor's
+// order: input_ids, attention_mask, token_type_ids, pixel_values,
+// pixel_mask (further entries, such as labels, are ignored).
+func NewInputs(ins []*Node) Inputs {
+	if len(ins) < 5 {
+		exceptions.Panicf("vilt: %d graph inputs, want at least 5 (input_ids, attention_mask, token_type_ids, pixel_values, pixel_mask)", len(ins))
+	}
+	return Inputs{InputIDs: ins[0], AttentionMask: ins[1], TokenTypeIDs: ins[2], PixelValues: ins[3], PixelMask: ins[4]}
+}
+
+// Outputs of [Forward] and [Encoder].
 //
 // The token sequence has T = L + 1 + (H/P)*(W/P) positions: the L text
 // tokens, the image CLS token, then every patch of the padded batch grid in
@@ -32,9 +44,17 @@ type Inputs struct {
 // example with most valid patches has; masked positions change nothing
 // else, see EmbeddingsMask).
 type Outputs struct {
-	// Logits is float32 [B, NumLabels].
+	// Logits are the head's outputs: [B, num_labels] (QuestionAnswering,
+	// ImagesAndTextClassification), [B, L, vocab_size] (MaskedLM), [B, 1]
+	// (ImageAndTextRetrieval), [B, L, num_labels] (TokenClassification);
+	// nil from [Encoder].
 	Logits *Node
-	// PoolerOutput is float32 [B, D]: tanh(dense(LastHiddenState[:, 0])).
+	// ITMLogits is [B, 2], the image-text matching head's (not matched,
+	// matched) logits when the config has ITMHead, else nil.
+	ITMLogits *Node
+	// PoolerOutput is float32 [B, D]: tanh(dense(LastHiddenState[:, 0]))
+	// ([B, NumImages*D], the images' pooled outputs concatenated, for
+	// ImagesAndTextClassification).
 	PoolerOutput *Node
 	// LastHiddenState is float32 [B, T, D], after the final LayerNorm.
 	LastHiddenState *Node
@@ -48,6 +68,10 @@ type Outputs struct {
 	// Attentions (if requested) has one [B, heads, T, T] entry per layer:
 	// the attention probabilities (exactly 0 at masked keys).
 	Attentions []*Node
+	// Images holds, for ImagesAndTextClassification, the encoder outputs of
+	// each image (the fields above other than Logits and PoolerOutput are
+	// then unset).
+	Images []Outputs
 }
 
 // Options select the optional outputs.
@@ -55,72 +79,107 @@ type Options struct {
 	HiddenStates, Attentions bool
 }
 
-// ForQuestionAnswering builds ViltForQuestionAnswering's forward pass. scope
-// is the scope the variables were loaded into (usually the store's root,
-// see [LoadWeights]); it must be the scope the executor passes in, or a
-// sub-scope of it opened once.
-func ForQuestionAnswering(scope *model.Scope, cfg *Config, in Inputs, opt Options) Outputs {
-	out := Model(scope.In("vilt"), cfg, in, opt)
-	out.Logits = classifier(scope.In("classifier"), cfg, out.PoolerOutput)
+// Forward builds the forward pass of cfg's head (see [Head]): the encoder
+// under HF key prefix "vilt.", then the head. scope is the scope the
+// variables were loaded into (usually the store's root, see
+// [LoadWeights]); it must be the scope the executor passes in, or a
+// sub-scope of it opened once. When the store marks the graph as training
+// (Store.SetTraining), the attention softmax and the MLP activation build
+// graphs whose gradients are cheaper.
+func Forward(scope *model.Scope, cfg *Config, in Inputs, opt Options) Outputs {
+	head, err := cfg.Head()
+	if err != nil {
+		panic(err)
+	}
+	checkVariables(scope, cfg)
+	if head == ImagesAndTextClassification {
+		return imagesAndTextClassification(scope, cfg, in, opt)
+	}
+	out := Encoder(scope.In("vilt"), cfg, in, 1, opt)
+	textLen := in.InputIDs.Shape().Dim(1)
+	switch head {
+	case QuestionAnswering:
+		out.Logits = classifier(scope.In("classifier"), out.PoolerOutput)
+	case MaskedLM:
+		out.Logits = mlmScore(scope.In("mlm_score"), cfg, textTokens(out.LastHiddenState, textLen))
+	case ImageAndTextRetrieval:
+		out.Logits = linear(scope.In("rank_output"), out.PoolerOutput)
+	case TokenClassification:
+		out.Logits = linear(scope.In("classifier"), textTokens(out.LastHiddenState, textLen))
+	}
+	if cfg.ITMHead {
+		out.ITMLogits = linear(scope.In("itm_score").In("fc"), out.PoolerOutput)
+	}
 	return out
 }
 
-// Model is ViltModel (HF key prefix "vilt."): embeddings, encoder, final
-// LayerNorm and pooler; Outputs.Logits is left nil.
-func Model(scope *model.Scope, cfg *Config, in Inputs, opt Options) Outputs {
-	x, mask := embeddings(scope.In("embeddings"), cfg, in)
+// Encoder is ViltModel (HF key prefix "vilt."): embeddings, encoder layers,
+// final LayerNorm and pooler (none for TokenClassification, as HF's
+// add_pooling_layer=False); Outputs.Logits is left nil. The image tokens
+// get modality type imageType (HF's image_token_type_idx: 1, or i+1 for
+// image i of NLVR2).
+func Encoder(scope *model.Scope, cfg *Config, in Inputs, imageType int, opt Options) Outputs {
+	x, mask := embeddings(scope.In("embeddings"), cfg, in, imageType)
 	var out Outputs
 	out.EmbeddingsMask = mask
 	x = encoder(scope.In("encoder"), cfg, x, mask, opt, &out)
-	ln := scope.In("layernorm")
-	out.LastHiddenState = layerNorm(ln, x, cfg.LayerNormEps)
-	out.PoolerOutput = pooler(scope.In("pooler"), out.LastHiddenState)
+	out.LastHiddenState = layerNorm(scope.In("layernorm"), x, cfg.LayerNormEps)
+	if cfg.hasPooler() {
+		out.PoolerOutput = pooler(scope.In("pooler"), out.LastHiddenState)
+	}
 	return out
 }
 
-// variable returns the variable name in scope, which must exist with the
-// given shape (created by LoadWeights or InitWeights).
-func variable(scope *model.Scope, name string, dims ...int) *model.Variable {
+// checkVariables panics, naming the first offender, unless every parameter
+// of cfg's model exists in scope's store with the shape [Params] gives.
+func checkVariables(scope *model.Scope, cfg *Config) {
+	for _, p := range Params(cfg) {
+		v := scope.Store().GetVariable(model.JoinPath(scope.Scope(), VariablePath(p.Key)))
+		if v == nil {
+			exceptions.Panicf("vilt: variable for %q does not exist under %s: load or initialise the weights first (LoadWeights / InitWeights)", p.Key, scope.Scope())
+		}
+		if want := shapes.Make(dtypes.Float32, p.Dims...); !v.Shape().Equal(want) {
+			exceptions.Panicf("vilt: variable %s has shape %s, the config wants %s", v.Path(), v.Shape(), want)
+		}
+	}
+}
+
+// param returns the graph value of the variable name in scope (shapes are
+// checked once per graph by checkVariables).
+func param(g *Graph, scope *model.Scope, name string) *Node {
 	v := scope.GetVariable(name)
 	if v == nil {
 		exceptions.Panicf("vilt: variable %s/%s does not exist: load or initialise the weights first (LoadWeights / InitWeights)", scope.Scope(), name)
 	}
-	if want := shapes.Make(dtypes.Float32, dims...); !v.Shape().Equal(want) {
-		exceptions.Panicf("vilt: variable %s has shape %s, expected %s", v.Path(), v.Shape(), want)
-	}
-	return v
-}
-
-// param returns the graph value of the variable name in scope.
-func param(g *Graph, scope *model.Scope, name string, dims ...int) *Node {
-	return variable(scope, name, dims...).NodeValue(g)
+	return v.NodeValue(g)
 }
 
 // linear is torch.nn.Linear, x @ weight^T + bias with weight [out, in],
 // optionally followed by an activation (fused by backends that can).
-func linear(scope *model.Scope, x *Node, in, out int, act ...activation.Type) *Node {
+func linear(scope *model.Scope, x *Node, act ...activation.Type) *Node {
 	g := x.Graph()
-	w := param(g, scope, "weight", out, in)
-	b := param(g, scope, "bias", out)
-	return nn.Dense(x, w, b, compute.DenseLayoutOutputsInput, act...)
+	return nn.Dense(x, param(g, scope, "weight"), param(g, scope, "bias"), compute.DenseLayoutOutputsInput, act...)
 }
 
 // layerNorm normalises the last axis with the scope's weight and bias.
 func layerNorm(scope *model.Scope, x *Node, eps float64) *Node {
 	g := x.Graph()
-	d := x.Shape().Dim(-1)
-	return nn.LayerNorm(x, []int{-1}, eps, param(g, scope, "weight", d), param(g, scope, "bias", d), nil)
+	return nn.LayerNorm(x, []int{-1}, eps, param(g, scope, "weight"), param(g, scope, "bias"), nil)
 }
 
 // embeddings is ViltEmbeddings: text and image embeddings, each plus its
-// modality-type embedding, concatenated, with the concatenated mask.
-func embeddings(scope *model.Scope, cfg *Config, in Inputs) (x, mask *Node) {
+// modality-type embedding (0 for text, imageType for the image),
+// concatenated, with the concatenated mask.
+func embeddings(scope *model.Scope, cfg *Config, in Inputs, imageType int) (x, mask *Node) {
 	g := in.InputIDs.Graph()
 	text := textEmbeddings(scope.In("text_embeddings"), cfg, in.InputIDs, in.TokenTypeIDs)
 	img, imgMask := imageEmbeddings(scope, cfg, in.PixelValues, in.PixelMask)
-	modality := param(g, scope.In("token_type_embeddings"), "weight", cfg.ModalityTypeVocabSize, cfg.HiddenSize)
+	if imageType < 1 || imageType >= cfg.ModalityTypeVocabSize {
+		exceptions.Panicf("vilt: image modality type %d outside [1, modality_type_vocab_size %d)", imageType, cfg.ModalityTypeVocabSize)
+	}
+	modality := param(g, scope.In("token_type_embeddings"), "weight")
 	text = Add(text, Reshape(Slice(modality, AxisElem(0)), 1, 1, cfg.HiddenSize))
-	img = Add(img, Reshape(Slice(modality, AxisElem(1)), 1, 1, cfg.HiddenSize))
+	img = Add(img, Reshape(Slice(modality, AxisElem(imageType)), 1, 1, cfg.HiddenSize))
 	x = Concatenate([]*Node{text, img}, 1)
 	mask = Concatenate([]*Node{ConvertDType(in.AttentionMask, dtypes.Int32), imgMask}, 1)
 	return x, mask
@@ -130,14 +189,13 @@ func embeddings(scope *model.Scope, cfg *Config, in Inputs) (x, mask *Node) {
 // LayerNorm(word + token type + position).
 func textEmbeddings(scope *model.Scope, cfg *Config, ids, tokenTypes *Node) *Node {
 	g := ids.Graph()
-	d := cfg.HiddenSize
 	seqLen := ids.Shape().Dim(1)
 	if seqLen > cfg.MaxPositionEmbeddings {
 		exceptions.Panicf("vilt: %d text tokens exceed max_position_embeddings %d", seqLen, cfg.MaxPositionEmbeddings)
 	}
-	word := param(g, scope.In("word_embeddings"), "weight", cfg.VocabSize, d)
-	types := param(g, scope.In("token_type_embeddings"), "weight", cfg.TypeVocabSize, d)
-	pos := param(g, scope.In("position_embeddings"), "weight", cfg.MaxPositionEmbeddings, d)
+	word := param(g, scope.In("word_embeddings"), "weight")
+	types := param(g, scope.In("token_type_embeddings"), "weight")
+	pos := param(g, scope.In("position_embeddings"), "weight")
 	x := Add(Gather(word, ExpandAxes(ids, -1)), Gather(types, ExpandAxes(tokenTypes, -1)))
 	x = Add(x, ExpandAxes(Slice(pos, AxisRange(0, seqLen)), 0))
 	return layerNorm(scope.In("LayerNorm"), x, cfg.LayerNormEps)
@@ -163,8 +221,8 @@ func imageEmbeddings(scope *model.Scope, cfg *Config, pixels, pixelMask *Node) (
 	patches = TransposeAllAxes(patches, 0, 2, 4, 1, 3, 5)
 	patches = Reshape(patches, b, hp*wp, c*p*p)
 	proj := scope.In("patch_embeddings").In("projection")
-	w := Reshape(param(g, proj, "weight", d, c, p, p), d, c*p*p)
-	x = nn.Dense(patches, w, param(g, proj, "bias", d), compute.DenseLayoutOutputsInput)
+	w := Reshape(param(g, proj, "weight"), d, c*p*p)
+	x = nn.Dense(patches, w, param(g, proj, "bias"), compute.DenseLayoutOutputsInput)
 
 	// Patch mask: nearest-neighbour downsampling = each patch's top-left pixel.
 	patchMask := Reshape(ConvertDType(pixelMask, dtypes.Int32), b, hp, p, wp, p)
@@ -173,11 +231,11 @@ func imageEmbeddings(scope *model.Scope, cfg *Config, pixels, pixelMask *Node) (
 	validCols := ReduceSum(Slice(patchMask, AxisRange(), AxisElem(0), AxisRange()), 1, 2) // [B]
 
 	grid := cfg.PositionGrid()
-	posAll := param(g, scope, "position_embeddings", 1, 1+grid*grid, d)
+	posAll := param(g, scope, "position_embeddings")
 	pos := positionGrid(Reshape(Slice(posAll, AxisRange(), AxisRange(1, 1+grid*grid)), grid, grid, d), validRows, validCols, hp, wp)
 	x = Add(x, Reshape(pos, b, hp*wp, d))
 
-	cls := Add(param(g, scope, "cls_token", 1, 1, d), Slice(posAll, AxisRange(), AxisElem(0)))
+	cls := Add(param(g, scope, "cls_token"), Slice(posAll, AxisRange(), AxisElem(0)))
 	x = Concatenate([]*Node{BroadcastToDims(cls, b, 1, d), x}, 1)
 	mask = Concatenate([]*Node{Ones(g, shapes.Make(dtypes.Int32, b, 1)), Reshape(patchMask, b, hp*wp)}, 1)
 	return x, mask
@@ -250,10 +308,10 @@ func encoderLayer(scope *model.Scope, cfg *Config, x, addMask *Node, wantProbs b
 	attnScope := scope.In("attention")
 	h := layerNorm(scope.In("layernorm_before"), x, cfg.LayerNormEps)
 	ctx, probs := selfAttention(attnScope.In("attention"), cfg, h, addMask, wantProbs)
-	x = Add(linear(attnScope.In("output").In("dense"), ctx, cfg.HiddenSize, cfg.HiddenSize), x)
+	x = Add(linear(attnScope.In("output").In("dense"), ctx), x)
 	h = layerNorm(scope.In("layernorm_after"), x, cfg.LayerNormEps)
-	h = intermediate(scope.In("intermediate").In("dense"), cfg, h)
-	x = Add(linear(scope.In("output").In("dense"), h, cfg.IntermediateSize, cfg.HiddenSize), x)
+	h = intermediate(scope.In("intermediate").In("dense"), h)
+	x = Add(linear(scope.In("output").In("dense"), h), x)
 	return x, probs
 }
 
@@ -261,11 +319,11 @@ func encoderLayer(scope *model.Scope, cfg *Config, x, addMask *Node, wantProbs b
 // activation is fused into the matmul; when training it is a separate op,
 // because the gradient of a fused Dense+GELU is taken through its
 // decomposed form, which would compute the matmul a second time.
-func intermediate(scope *model.Scope, cfg *Config, x *Node) *Node {
+func intermediate(scope *model.Scope, x *Node) *Node {
 	if scope.IsTraining(x.Graph()) {
-		return activation.Gelu(linear(scope, x, cfg.HiddenSize, cfg.IntermediateSize))
+		return activation.Gelu(linear(scope, x))
 	}
-	return linear(scope, x, cfg.HiddenSize, cfg.IntermediateSize, activation.TypeGelu)
+	return linear(scope, x, activation.TypeGelu)
 }
 
 // selfAttention is ViltSelfAttention with the query/key/value projections
@@ -281,8 +339,8 @@ func selfAttention(scope *model.Scope, cfg *Config, x, addMask *Node, wantProbs 
 	var ws, bs []*Node
 	for _, name := range []string{"query", "key", "value"} {
 		s := scope.In("%s", name)
-		ws = append(ws, param(g, s, "weight", d, d))
-		bs = append(bs, param(g, s, "bias", d))
+		ws = append(ws, param(g, s, "weight"))
+		bs = append(bs, param(g, s, "bias"))
 	}
 	scale := 1 / math.Sqrt(float64(hd))
 	ws[0], bs[0] = MulScalar(ws[0], scale), MulScalar(bs[0], scale)
@@ -321,17 +379,58 @@ func softmax(scope *model.Scope, x *Node) *Node {
 
 // pooler is ViltPooler: tanh(dense(x[:, 0])).
 func pooler(scope *model.Scope, x *Node) *Node {
-	d := x.Shape().Dim(-1)
-	first := Reshape(Slice(x, AxisRange(), AxisElem(0)), x.Shape().Dim(0), d)
-	return Tanh(linear(scope.In("dense"), first, d, d))
+	first := Reshape(Slice(x, AxisRange(), AxisElem(0)), x.Shape().Dim(0), x.Shape().Dim(-1))
+	return Tanh(linear(scope.In("dense"), first))
 }
 
-// classifier is the VQA head: Linear(D, 2D) -> LayerNorm(eps 1e-5) -> GELU
-// -> Linear(2D, num_labels), HF keys classifier.{0,1,3}.
-func classifier(scope *model.Scope, cfg *Config, pooled *Node) *Node {
-	d := cfg.HiddenSize
-	h := linear(scope.In("0"), pooled, d, 2*d)
+// textTokens returns the first textLen positions (the text) of a [B, T, D]
+// sequence.
+func textTokens(x *Node, textLen int) *Node {
+	return Slice(x, AxisRange(), AxisRange(0, textLen))
+}
+
+// classifier is the classification head of QuestionAnswering (on the pooled
+// output, D -> 2D -> num_labels) and ImagesAndTextClassification (on the
+// concatenated pooled outputs, nD -> nD -> num_labels): Linear ->
+// LayerNorm(eps 1e-5) -> GELU -> Linear, HF keys classifier.{0,1,3}.
+func classifier(scope *model.Scope, x *Node) *Node {
+	h := linear(scope.In("0"), x)
 	h = layerNorm(scope.In("1"), h, 1e-5)
 	h = activation.Gelu(h)
-	return linear(scope.In("3"), h, 2*d, cfg.NumLabels())
+	return linear(scope.In("3"), h)
+}
+
+// mlmScore is ViltMLMHead on the text tokens [B, L, D]: transform (dense,
+// GELU, LayerNorm) then the decoder to the vocabulary, decoder.weight
+// [vocab, D] without bias, plus mlm_score.bias; returns [B, L, vocab].
+func mlmScore(scope *model.Scope, cfg *Config, text *Node) *Node {
+	g := text.Graph()
+	tr := scope.In("transform")
+	h := activation.Gelu(linear(tr.In("dense"), text))
+	h = layerNorm(tr.In("LayerNorm"), h, cfg.LayerNormEps)
+	return nn.Dense(h, param(g, scope.In("decoder"), "weight"), param(g, scope, "bias"), compute.DenseLayoutOutputsInput)
+}
+
+// imagesAndTextClassification is ViltForImagesAndTextClassification
+// (NLVR2): the encoder once per image i, with modality type i+1; the
+// pooled outputs concatenated (image 0 first) go through the classifier.
+func imagesAndTextClassification(scope *model.Scope, cfg *Config, in Inputs, opt Options) Outputs {
+	dims := in.PixelValues.Shape().Dimensions
+	if len(dims) != 5 || dims[1] != cfg.NumImages || in.PixelMask.Rank() != 4 {
+		exceptions.Panicf("vilt: %s wants pixel_values [B, num_images %d, C, H, W] and pixel_mask [B, num_images, H, W], got %v and %v",
+			ImagesAndTextClassification, cfg.NumImages, dims, in.PixelMask.Shape().Dimensions)
+	}
+	var out Outputs
+	pooled := make([]*Node, cfg.NumImages)
+	for i := range cfg.NumImages {
+		one := in
+		one.PixelValues = Squeeze(Slice(in.PixelValues, AxisRange(), AxisElem(i)), 1)
+		one.PixelMask = Squeeze(Slice(in.PixelMask, AxisRange(), AxisElem(i)), 1)
+		enc := Encoder(scope.At("vilt"), cfg, one, i+1, opt) // the same weights for every image
+		out.Images = append(out.Images, enc)
+		pooled[i] = enc.PoolerOutput
+	}
+	out.PoolerOutput = Concatenate(pooled, -1)
+	out.Logits = classifier(scope.In("classifier"), out.PoolerOutput)
+	return out
 }

@@ -1,8 +1,10 @@
 package vilt
 
 import (
+	"bytes"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -31,18 +33,20 @@ const (
 	InitOnes
 )
 
-// Param describes one ViltForQuestionAnswering parameter: its HF
-// state_dict key, its shape (the same in GoMLX and PyTorch) and its
-// initialisation.
+// Param describes one model parameter: its HF state_dict key, its shape
+// (the same in GoMLX and PyTorch) and its initialisation.
 type Param struct {
 	Key  string
 	Dims []int
 	Init Init
 }
 
-// Params is the weight table of ViltForQuestionAnswering for cfg, in HF
-// module order. Each key maps to the store variable at [VariablePath]: the
-// key with "." replaced by "/" (e.g. "/vilt/encoder/layer/0/attention/
+// Params is the weight table of cfg's model (the encoder, then the head of
+// [Config.Head], then itm_score when ITMHead is set), in HF module order;
+// a config without a head gives the bare encoder (ViltModel). It is the one
+// place parameter shapes are stated: the graph reads them from the
+// variables. Each key maps to the store variable at [VariablePath]: the key
+// with "." replaced by "/" (e.g. "/vilt/encoder/layer/0/attention/
 // attention/query/weight"); shapes are HF's (Linear weights [out, in], the
 // patch Conv2d weight [D, C, P, P]), so loading and exporting copy tensors
 // unchanged.
@@ -81,12 +85,43 @@ func Params(cfg *Config) []Param {
 		norm(p+"layernorm_after", d)
 	}
 	norm("vilt.layernorm", d)
-	linear("vilt.pooler.dense", d, d)
-	linear("classifier.0", 2*d, d)
-	norm("classifier.1", 2*d)
-	linear("classifier.3", cfg.NumLabels(), 2*d)
+	if cfg.hasPooler() {
+		linear("vilt.pooler.dense", d, d)
+	}
+	head, _ := cfg.Head()
+	switch head {
+	case QuestionAnswering:
+		linear("classifier.0", 2*d, d)
+		norm("classifier.1", 2*d)
+		linear("classifier.3", cfg.NumLabels(), 2*d)
+	case MaskedLM:
+		add(mlmBiasKey, InitZeros, cfg.VocabSize)
+		linear("mlm_score.transform.dense", d, d)
+		norm("mlm_score.transform.LayerNorm", d)
+		add("mlm_score.decoder.weight", InitNormal, cfg.VocabSize, d)
+	case ImageAndTextRetrieval:
+		linear("rank_output", 1, d)
+	case ImagesAndTextClassification:
+		n := cfg.NumImages * d
+		linear("classifier.0", n, n)
+		norm("classifier.1", n)
+		linear("classifier.3", cfg.NumLabels(), n)
+	case TokenClassification:
+		linear("classifier", cfg.NumLabels(), d)
+	}
+	if cfg.ITMHead {
+		linear("itm_score.fc", 2, d)
+	}
 	return ps
 }
+
+// mlmBiasKey is the MLM decoder's output bias. HF ties
+// mlm_score.decoder.bias to it: its state_dict holds both keys (equal), a
+// checkpoint may hold either; [StateDict] writes both.
+const (
+	mlmBiasKey        = "mlm_score.bias"
+	mlmDecoderBiasKey = "mlm_score.decoder.bias"
+)
 
 // VariablePath is the store path of the variable holding HF key: "/" + key
 // with "." replaced by "/".
@@ -95,7 +130,8 @@ func VariablePath(key string) string { return "/" + strings.ReplaceAll(key, ".",
 // Report lists the differences between a checkpoint and the model, like
 // transformers' output_loading_info (sorted).
 type Report struct {
-	// Missing are model keys absent from the checkpoint (initialised like HF).
+	// Missing are model keys absent from the checkpoint (head parameters,
+	// initialised like HF).
 	Missing []string
 	// Unexpected are checkpoint keys the model does not use.
 	Unexpected []string
@@ -103,20 +139,38 @@ type Report struct {
 
 // LoadWeights creates (or overwrites) the store's variables from ws, a
 // state_dict keyed by HF names (e.g. from hfweights.Read); the variables hold
-// copies, ws is left untouched. Parameters absent
-// from ws are initialised like HF's _init_weights (deterministically, seeded
-// by the key) and reported as Missing; keys of ws the model does not use are
-// reported as Unexpected. A checkpoint of the bare ViltModel (keys without
-// the "vilt." prefix) is accepted, like HF's base-model prefix handling. A
-// parameter with the wrong shape or dtype is an error naming the key, the
-// expected and the found shape.
-func LoadWeights(store *model.Store, cfg *Config, ws map[string]*tensors.Tensor) (rep Report, err error) {
+// copies, ws is left untouched. Every parameter must be in ws, except,
+// when initHead is set, the head's (keys outside "vilt.", as when building
+// a QA model from an MLM checkpoint): those are initialised like HF's
+// _init_weights (deterministically, seeded by the key) and reported as
+// Missing. A missing parameter otherwise is an error naming every missing
+// key. Keys of ws the model does not use are reported as Unexpected. A
+// checkpoint of the bare ViltModel (keys without the "vilt." prefix) is
+// accepted, like HF's base-model prefix handling. A parameter with the
+// wrong shape or dtype is an error naming the key, the expected and the
+// found shape.
+func LoadWeights(store *model.Store, cfg *Config, ws map[string]*tensors.Tensor, initHead bool) (rep Report, err error) {
 	defer recoverAs(&err, "loading weights")
 	if err := cfg.Validate(); err != nil {
 		return rep, err
 	}
 	ws = addBasePrefix(ws)
+	if _, ok := ws[mlmBiasKey]; !ok && cfg.HasHead(MaskedLM) {
+		if t, ok := ws[mlmDecoderBiasKey]; ok {
+			ws = maps.Clone(ws)
+			ws[mlmBiasKey] = t
+		}
+	}
 	params := Params(cfg)
+	var missing []string
+	for _, p := range params {
+		if _, ok := ws[p.Key]; !ok && (!initHead || !isHeadKey(p.Key)) {
+			missing = append(missing, p.Key)
+		}
+	}
+	if len(missing) > 0 {
+		return rep, fmt.Errorf("vilt: the checkpoint lacks %d of the model's %d parameters: %s", len(missing), len(params), strings.Join(missing, ", "))
+	}
 	known := make(map[string]bool, len(params))
 	for _, p := range params {
 		known[p.Key] = true
@@ -140,6 +194,10 @@ func LoadWeights(store *model.Store, cfg *Config, ws map[string]*tensors.Tensor)
 			if err := checkPositionIDs(t, cfg); err != nil {
 				return Report{}, err
 			}
+		case k == mlmDecoderBiasKey && known[mlmBiasKey]:
+			if !sameValues(t, ws[mlmBiasKey]) {
+				return Report{}, fmt.Errorf("vilt: %q differs from %q: HF ties the two, a checkpoint must hold equal values", mlmDecoderBiasKey, mlmBiasKey)
+			}
 		default:
 			rep.Unexpected = append(rep.Unexpected, k)
 		}
@@ -147,6 +205,21 @@ func LoadWeights(store *model.Store, cfg *Config, ws map[string]*tensors.Tensor)
 	slices.Sort(rep.Missing)
 	slices.Sort(rep.Unexpected)
 	return rep, nil
+}
+
+// sameValues reports whether two tensors have the same shape, dtype and
+// bytes.
+func sameValues(a, b *tensors.Tensor) bool {
+	if !a.Shape().Equal(b.Shape()) {
+		return false
+	}
+	same := false
+	err := a.ConstBytes(func(x []byte) {
+		if err := b.ConstBytes(func(y []byte) { same = bytes.Equal(x, y) }); err != nil {
+			same = false
+		}
+	})
+	return err == nil && same
 }
 
 // InitWeights creates every variable with HF's random initialisation,
@@ -165,9 +238,9 @@ func InitWeights(store *model.Store, cfg *Config, seed uint64) (err error) {
 }
 
 // StateDict exports the store's ViLT variables with HF names and shapes,
-// plus the position_ids buffer, ready for hfweights.WriteSafetensors: the
-// result loads in transformers' ViltForQuestionAnswering. The tensors are
-// copies.
+// plus the position_ids buffer (and, for MaskedLM, the tied
+// mlm_score.decoder.bias), ready for hfweights.WriteSafetensors: the result
+// loads in transformers' class of cfg's head. The tensors are copies.
 func StateDict(store *model.Store, cfg *Config) (sd map[string]*tensors.Tensor, err error) {
 	defer recoverAs(&err, "exporting weights")
 	out := make(map[string]*tensors.Tensor)
@@ -192,6 +265,11 @@ func StateDict(store *model.Store, cfg *Config) (sd map[string]*tensors.Tensor, 
 		ids[i] = int64(i)
 	}
 	out[PositionIDsKey] = tensors.FromFlatDataAndDimensions(ids, 1, len(ids))
+	if b, ok := out[mlmBiasKey]; ok {
+		if out[mlmDecoderBiasKey], err = copyFloat32(b, b.Shape().Dimensions); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

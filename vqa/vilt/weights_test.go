@@ -24,7 +24,7 @@ import (
 func forwardLogits(t *testing.T, be compute.Backend, store *model.Store, c *fixtureCase) []float32 {
 	t.Helper()
 	exec, err := model.NewExec(be, store, func(scope *model.Scope, ins []*Node) *Node {
-		return ForQuestionAnswering(scope, c.cfg, batchInputs(ins), Options{}).Logits
+		return Forward(scope, c.cfg, NewInputs(ins), Options{}).Logits
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestLoadFromMLMCheckpoint(t *testing.T) {
 	}
 	mlm := readTensors(t, filepath.Join(root, "tiny32_mlm", "model.safetensors"))
 	store := model.NewStore()
-	rep, err := LoadWeights(store, cfg, mlm)
+	rep, err := LoadWeights(store, cfg, mlm, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,13 +105,43 @@ func TestLoadFromMLMCheckpoint(t *testing.T) {
 	}
 	// The initialisation is deterministic.
 	again := model.NewStore()
-	if _, err := LoadWeights(again, cfg, mlm); err != nil {
+	if _, err := LoadWeights(again, cfg, mlm, true); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range info.Missing {
 		if !slices.Equal(variableValues(t, store, k), variableValues(t, again, k)) {
 			t.Errorf("%s: initialisation is not deterministic", k)
 		}
+	}
+}
+
+// TestLoadMissingRefused checks that an absent parameter is an error naming
+// it, for the encoder always and for the head unless initHead is set: no
+// model answers with random weights it was not asked to initialise.
+func TestLoadMissingRefused(t *testing.T) {
+	c := loadCase(t, fixtureCases(t)[0])
+	for _, tc := range []struct {
+		key      string
+		initHead bool
+		ok       bool
+	}{
+		{"classifier.3.weight", false, false},
+		{"classifier.3.weight", true, true},
+		{"vilt.pooler.dense.bias", false, false},
+		{"vilt.pooler.dense.bias", true, false},
+	} {
+		ws := cloneWeights(c.weights)
+		delete(ws, tc.key)
+		rep, err := LoadWeights(model.NewStore(), c.cfg, ws, tc.initHead)
+		switch {
+		case tc.ok && (err != nil || !slices.Equal(rep.Missing, []string{tc.key})):
+			t.Errorf("without %s, initHead %v: report %+v, error %v; want it initialised and reported", tc.key, tc.initHead, rep, err)
+		case !tc.ok && (err == nil || !strings.Contains(err.Error(), tc.key)):
+			t.Errorf("without %s, initHead %v: error %v, want one naming the key", tc.key, tc.initHead, err)
+		}
+	}
+	if _, err := LoadWeights(model.NewStore(), c.cfg, map[string]*tensors.Tensor{}, true); err == nil {
+		t.Error("an empty checkpoint loaded")
 	}
 }
 
@@ -129,7 +159,7 @@ func TestLoadBinEqualsSafetensors(t *testing.T) {
 			c := loadCase(t, dir)
 			fromST := c.newStore(t)
 			fromBin := model.NewStore()
-			rep, err := LoadWeights(fromBin, c.cfg, readTensors(t, bin))
+			rep, err := LoadWeights(fromBin, c.cfg, readTensors(t, bin), false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -151,11 +181,11 @@ func TestLoadBinEqualsSafetensors(t *testing.T) {
 // TestLoadShapeMismatch checks the error names the key and both shapes.
 func TestLoadShapeMismatch(t *testing.T) {
 	c := loadCase(t, fixtureCases(t)[0])
-	ws := maps(c.weights)
+	ws := cloneWeights(c.weights)
 	key := "vilt.pooler.dense.weight"
 	d := c.cfg.HiddenSize
 	ws[key] = tensors.FromFlatDataAndDimensions(make([]float32, d*(d+1)), d, d+1)
-	_, err := LoadWeights(model.NewStore(), c.cfg, ws)
+	_, err := LoadWeights(model.NewStore(), c.cfg, ws, false)
 	if err == nil {
 		t.Fatal("no error for a wrong shape")
 	}
@@ -166,7 +196,8 @@ func TestLoadShapeMismatch(t *testing.T) {
 	}
 }
 
-func maps(ws map[string]*tensors.Tensor) map[string]*tensors.Tensor {
+// cloneWeights returns a shallow copy of a state_dict.
+func cloneWeights(ws map[string]*tensors.Tensor) map[string]*tensors.Tensor {
 	out := make(map[string]*tensors.Tensor, len(ws))
 	for k, v := range ws {
 		out[k] = v

@@ -9,6 +9,8 @@ import (
 	"os"
 	"slices"
 	"strconv"
+
+	"github.com/vilt-go/workbook/data"
 )
 
 // LabelMap is an answer vocabulary: label id <-> answer string.
@@ -52,6 +54,21 @@ func ReadLabelMap(configJSON string) (LabelMap, error) {
 	m, err := parseLabelMap(data)
 	if err != nil {
 		return LabelMap{}, fmt.Errorf("%s: %w", configJSON, err)
+	}
+	return m, nil
+}
+
+// ArticleLabels returns the label map of the walk-through: the 3129
+// answers of dandelin/vilt-b32-finetuned-vqa (its config.json's id2label),
+// embedded in package data.
+func ArticleLabels() (LabelMap, error) {
+	b, err := fs.ReadFile(data.FS, "vilt-b32-finetuned-vqa/config.json")
+	if err != nil {
+		return LabelMap{}, fmt.Errorf("vqav2: the embedded label map: %w", err)
+	}
+	m, err := parseLabelMap(b)
+	if err != nil {
+		return LabelMap{}, fmt.Errorf("vqav2: the embedded label map: %w", err)
 	}
 	return m, nil
 }

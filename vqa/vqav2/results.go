@@ -1,13 +1,13 @@
 package vqav2
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
+
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 )
 
 // rawResult decodes one record of a results file.
@@ -63,33 +63,34 @@ func ScanResults(r io.Reader, name string, fn func(questionID int64, answer stri
 }
 
 // WriteResults writes preds as a results file, one record per line, in
-// increasing question id order.
+// increasing question id order. The file is replaced whole or not at all
+// (written to a temporary file and renamed): on a full disk the old file
+// stays as it was.
 func WriteResults(path string, preds map[int64]string) error {
-	f, err := os.Create(path)
-	if err != nil {
+	return safefile.Write(path, 0o644, func(w io.Writer) error {
+		if _, err := io.WriteString(w, "["); err != nil {
+			return err
+		}
+		for i, qid := range slices.Sorted(maps.Keys(preds)) {
+			rec, err := json.Marshal(struct {
+				QuestionID int64  `json:"question_id"`
+				Answer     string `json:"answer"`
+			}{qid, preds[qid]})
+			if err != nil {
+				return fmt.Errorf("question %d: %w", qid, err)
+			}
+			sep := ",\n"
+			if i == 0 {
+				sep = "\n"
+			}
+			if _, err := io.WriteString(w, sep); err != nil {
+				return err
+			}
+			if _, err := w.Write(rec); err != nil {
+				return err
+			}
+		}
+		_, err := io.WriteString(w, "\n]\n")
 		return err
-	}
-	w := bufio.NewWriter(f)
-	w.WriteString("[")
-	for i, qid := range slices.Sorted(maps.Keys(preds)) {
-		rec, err := json.Marshal(struct {
-			QuestionID int64  `json:"question_id"`
-			Answer     string `json:"answer"`
-		}{qid, preds[qid]})
-		if err != nil {
-			f.Close()
-			return fmt.Errorf("%s: question %d: %w", path, qid, err)
-		}
-		if i > 0 {
-			w.WriteString(",")
-		}
-		w.WriteString("\n")
-		w.Write(rec)
-	}
-	w.WriteString("\n]\n")
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return f.Close()
+	})
 }

@@ -3,10 +3,13 @@ package vqav2_test
 import (
 	"errors"
 	"maps"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/vilt-go/workbook/vqa/internal/smalldisk"
 	"github.com/vilt-go/workbook/vqa/vqav2"
 )
 
@@ -43,5 +46,30 @@ func TestResultsErrors(t *testing.T) {
 				t.Errorf("error %v; want file %s, path %s, problem containing %q", err, path, tc.path, tc.problem)
 			}
 		})
+	}
+}
+
+// TestWriteResultsFullDisk: on a full disk (a 64 KiB tmpfs) the old results
+// file stays whole and valid, and no partial file is left beside it.
+func TestWriteResultsFullDisk(t *testing.T) {
+	dir := smalldisk.New(t, 64<<10)
+	path := filepath.Join(dir, "results.json")
+	old := map[int64]string{1: "yes"}
+	if err := vqav2.WriteResults(path, old); err != nil {
+		t.Fatal(err)
+	}
+	big := map[int64]string{}
+	for i := range 20_000 {
+		big[int64(i)] = "an answer long enough to fill the disk"
+	}
+	if err := vqav2.WriteResults(path, big); !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("writing past a full disk: %v, want ENOSPC naming the file", err)
+	}
+	got, err := vqav2.ReadResults(path)
+	if err != nil || !maps.Equal(got, old) {
+		t.Errorf("old results after the failed write: %v, %v; want %v", got, err, old)
+	}
+	if es, _ := os.ReadDir(dir); len(es) != 1 {
+		t.Errorf("%d entries in %s, want only results.json", len(es), dir)
 	}
 }

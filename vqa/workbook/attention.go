@@ -55,9 +55,7 @@ func AttentionToImage(b compute.Backend, store *model.Store, cfg *vilt.Config, e
 	rows, cols := batch.Height/p, batch.Width/p
 	seq := batch.SeqLen
 	exec, err := model.NewExec(b, store, func(scope *model.Scope, ins []*Node) []*Node {
-		out := vilt.ForQuestionAnswering(scope, cfg, vilt.Inputs{
-			InputIDs: ins[0], AttentionMask: ins[1], TokenTypeIDs: ins[2], PixelValues: ins[3], PixelMask: ins[4],
-		}, vilt.Options{Attentions: true})
+		out := vilt.Forward(scope, cfg, vilt.NewInputs(ins), vilt.Options{Attentions: true})
 		// Tokens: seq text tokens, the image [CLS], then the patches row-major.
 		maps := make([]*Node, len(out.Attentions))
 		for l, a := range out.Attentions { // [1, heads, T, T]
@@ -69,14 +67,8 @@ func AttentionToImage(b compute.Backend, store *model.Store, cfg *vilt.Config, e
 		return att, fmt.Errorf("attention maps: %w", err)
 	}
 	defer exec.Finalize()
-	inputs := []any{
-		tensors.FromFlatDataAndDimensions(batch.InputIDs, 1, seq),
-		tensors.FromFlatDataAndDimensions(batch.AttentionMask, 1, seq),
-		tensors.FromFlatDataAndDimensions(batch.TokenTypeIDs, 1, seq),
-		tensors.FromFlatDataAndDimensions(batch.PixelValues, 1, 3, batch.Height, batch.Width),
-		tensors.FromFlatDataAndDimensions(batch.PixelMask, 1, batch.Height, batch.Width),
-	}
-	logits, maps, err := exec.Call2(inputs...)
+	in := batch.Tensors()
+	logits, maps, err := exec.Call2(in[0], in[1], in[2], in[3], in[4])
 	if err != nil {
 		return att, fmt.Errorf("attention maps: %w", err)
 	}

@@ -83,9 +83,7 @@ func TestAttentionToImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	exec, err := model.NewExec(b, store, func(scope *model.Scope, ins []*Node) *Node {
-		return vilt.ForQuestionAnswering(scope, cfg, vilt.Inputs{
-			InputIDs: ins[0], AttentionMask: ins[1], TokenTypeIDs: ins[2], PixelValues: ins[3], PixelMask: ins[4],
-		}, vilt.Options{}).Logits
+		return vilt.Forward(scope, cfg, vilt.NewInputs(ins), vilt.Options{}).Logits
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vilt-go/workbook/vqa/imageproc"
 )
 
 // parseSVG checks that svg is well-formed XML and counts its elements by name.
@@ -285,4 +287,28 @@ func TestProgressHTML(t *testing.T) {
 		t.Errorf("HTML past the end = %q, want it clamped to 40/40", got)
 	}
 	p.Update(1, 2) // outside a notebook: nothing happens
+}
+
+func TestUnnormalizeRoundTrip(t *testing.T) {
+	img := imageproc.NewRGB(5, 3)
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 17)
+	}
+	cfg := imageproc.DefaultConfig()
+	back, err := Unnormalize(cfg.Normalize(img), 3, 5, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ImageOf(img)
+	for i := range want.Pix {
+		if back.Pix[i] != want.Pix[i] {
+			t.Fatalf("byte %d: got %d, want %d", i, back.Pix[i], want.Pix[i])
+		}
+	}
+	if want.Pix[3] != 255 || want.Pix[4] != img.Pix[3] {
+		t.Errorf("ImageOf layout: got %v, want RGBA of %v", want.Pix[:8], img.Pix[:6])
+	}
+	if _, err := Unnormalize(make([]float32, 10), 3, 5, cfg); err == nil {
+		t.Error("no error for a wrong number of pixel values")
+	}
 }

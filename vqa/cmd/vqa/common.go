@@ -3,15 +3,15 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/vilt-go/workbook/data"
 	"github.com/vilt-go/workbook/vqa/hub"
+	"github.com/vilt-go/workbook/vqa/imageproc"
 	"github.com/vilt-go/workbook/vqa/processor"
-	"github.com/vilt-go/workbook/vqa/workbook"
+	"github.com/vilt-go/workbook/vqa/repo"
 )
 
 // dataRoot returns the VQAv2 folder to read: flag value, else $VQA_DATA,
@@ -20,7 +20,7 @@ func dataRoot(flagValue string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
-	return workbook.DataRoot()
+	return repo.DataRoot()
 }
 
 // processorFiles returns the files of a processor folder, copied into
@@ -41,20 +41,27 @@ func processorSource(modelRef string) (fs.FS, string) {
 	return data.FS, processor.DefaultDir
 }
 
-// loadProcessor loads the processor for modelRef; imageSize > 0 overrides
-// the shorter edge images are resized to.
+// loadProcessor loads the processor for modelRef: its own files, else the
+// default processor embedded in package data, whose image settings are
+// replaced by the model folder's preprocessor_config.json when it has one
+// but no tokenizer files (as HF's tiny test checkpoints). imageSize > 0
+// overrides the shorter edge images are resized to.
 func loadProcessor(modelRef string, imageSize int) (*processor.Processor, error) {
 	fsys, dir := processorSource(modelRef)
 	p, err := processor.LoadFS(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
-	if imageSize > 0 {
-		cfg := p.ImageConfig()
-		cfg.ShortestEdge = imageSize
-		p = processor.New(p.Tokenizer(), cfg)
+	if fsys == data.FS && modelRef != "" {
+		if cfgDir, err := hub.Resolve(modelRef, "", "preprocessor_config.json"); err == nil {
+			cfg, err := imageproc.ReadConfig(filepath.Join(cfgDir, "preprocessor_config.json"))
+			if err != nil {
+				return nil, err
+			}
+			p = processor.New(p.Tokenizer(), cfg)
+		}
 	}
-	return p, nil
+	return p.WithShortestEdge(imageSize), nil
 }
 
 // writeProcessorFiles copies the processor files of modelRef's source into
@@ -83,12 +90,4 @@ func writeProcessorFiles(dir, modelRef string, p *processor.Processor) error {
 		}
 	}
 	return nil
-}
-
-// logw returns w, or io.Discard when quiet.
-func logw(w io.Writer, quiet bool) io.Writer {
-	if quiet {
-		return io.Discard
-	}
-	return w
 }

@@ -7,9 +7,10 @@ import (
 	"os"
 
 	"github.com/vilt-go/workbook/vqa/backend"
+	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/evaluate"
+	"github.com/vilt-go/workbook/vqa/hfmodel"
 	"github.com/vilt-go/workbook/vqa/predict"
-	"github.com/vilt-go/workbook/vqa/train"
 	"github.com/vilt-go/workbook/vqa/vqav2"
 )
 
@@ -59,7 +60,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // evalModel runs modelRef over the split and scores its answers.
 func evalModel(ctx context.Context, root string, d dataFlags, modelRef string, batch int, writeResults string, stderr io.Writer) (evaluate.Report, error) {
-	m, _, err := train.Load(modelRef, nil, 0)
+	m, _, err := hfmodel.Load(modelRef, hfmodel.LoadOptions{})
 	if err != nil {
 		return evaluate.Report{}, err
 	}
@@ -81,7 +82,7 @@ func evalModel(ctx context.Context, root string, d dataFlags, modelRef string, b
 		return evaluate.Report{}, err
 	}
 	defer pred.Close()
-	rep, answers, err := evaluateSplit(ctx, pred, root, d, labels, batch)
+	rep, answers, err := evaluateFlags(ctx, pred, root, d, labels, batch)
 	if err != nil {
 		return rep, err
 	}
@@ -91,4 +92,19 @@ func evalModel(ctx context.Context, root string, d dataFlags, modelRef string, b
 		}
 	}
 	return rep, nil
+}
+
+// evaluateFlags answers every question of the split the data flags
+// describe and scores the answers (also returned) against the majority
+// baseline (see evaluate.Split).
+func evaluateFlags(ctx context.Context, pred *predict.Predictor, root string, d dataFlags, labels vqav2.LabelMap, batch int) (evaluate.Report, map[int64]string, error) {
+	dopts, err := d.options()
+	if err != nil {
+		return evaluate.Report{}, nil, err
+	}
+	ds, err := dataset.Load(root, d.split, labels, pred.Processor(), dopts)
+	if err != nil {
+		return evaluate.Report{}, nil, err
+	}
+	return evaluate.Split(ctx, pred, ds, d.loaderOptions(batch))
 }

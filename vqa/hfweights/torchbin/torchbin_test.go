@@ -238,11 +238,7 @@ func TestSharedStorage(t *testing.T) {
 
 // seedCheckpoints lists testdata/views.bin and every fixture checkpoint.
 func seedCheckpoints(t testing.TB) []string {
-	root := os.Getenv(testutil.FixturesEnv)
-	if root == "" {
-		root = filepath.Join(testutil.ModuleRoot(t), "..", "shared", "fixtures")
-	}
-	files, _ := filepath.Glob(filepath.Join(root, "vilt", "*", "pytorch_model.bin"))
+	files, _ := filepath.Glob(filepath.Join(testutil.Fixtures(t, "vilt"), "*", "pytorch_model.bin"))
 	return append(files, filepath.Join("testdata", "views.bin"))
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vilt-go/workbook/vqa/backend"
 )
@@ -79,4 +80,15 @@ func Backend(t testing.TB) compute.Backend {
 	}
 	t.Cleanup(b.Finalize)
 	return b
+}
+
+// Floats returns a copy of a float32 tensor's values, failing the test for
+// other dtypes.
+func Floats(t testing.TB, x *tensors.Tensor) []float32 {
+	t.Helper()
+	v, err := tensors.CopyFlatData[float32](x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -1,4 +1,7 @@
-package workbook
+// Package repo locates the workbook repository and the data the notebooks
+// and commands read by default: the repository root ([Root]) and the VQAv2
+// folder ([DataRoot]: $VQA_DATA, else the shipped mini dataset).
+package repo
 
 import (
 	"bufio"

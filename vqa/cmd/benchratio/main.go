@@ -3,7 +3,7 @@
 // torch_vilt_bench.py and prints, per case, both times, the Go/PyTorch
 // ratio and the achieved GFLOP/s.
 //
-//	go run ./vqa/vilt/internal/benchratio -go go.txt -torch torch.jsonl [-peak 166]
+//	go run ./vqa/cmd/benchratio -go go.txt -torch torch.jsonl [-peak 166]
 package main
 
 import (

@@ -1,14 +1,11 @@
 package train
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/gomlx/gomlx/ml/model"
@@ -105,75 +102,4 @@ func syncFile(path string) error {
 		return fmt.Errorf("train: syncing %s: %w", path, err)
 	}
 	return nil
-}
-
-// Point is one optimizer step of the loss curve.
-type Point struct {
-	Step    int     // optimizer steps done (1-based)
-	Epoch   int     // epoch of the step's last batch
-	Loss    float64 // mean loss of the step's batches
-	LR      float64 // learning rate used
-	Seconds float64 // training time since the run (or its first part) started
-}
-
-// curveHeader returns the header line of loss.csv.
-func curveHeader() []string { return []string{"step", "epoch", "loss", "lr", "seconds"} }
-
-// writeCurve writes points as CSV to path, atomically.
-func writeCurve(path string, points []Point) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("train: writing the loss curve: %w", err)
-	}
-	w := csv.NewWriter(f)
-	w.Write(curveHeader())
-	for _, p := range points {
-		w.Write([]string{strconv.Itoa(p.Step), strconv.Itoa(p.Epoch), strconv.FormatFloat(p.Loss, 'g', -1, 64),
-			strconv.FormatFloat(p.LR, 'g', -1, 64), strconv.FormatFloat(p.Seconds, 'f', 3, 64)})
-	}
-	w.Flush()
-	err = errors.Join(w.Error(), f.Close())
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("train: writing the loss curve %s: %w", path, err)
-	}
-	return nil
-}
-
-// ReadCurve reads a loss.csv written by [Run].
-func ReadCurve(path string) ([]Point, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return parseCurve(f, path)
-}
-
-func parseCurve(r io.Reader, name string) ([]Point, error) {
-	rows, err := csv.NewReader(r).ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("loss curve %s: %w", name, err)
-	}
-	if len(rows) == 0 || !slices.Equal(rows[0], curveHeader()) {
-		return nil, fmt.Errorf("loss curve %s: want the header %s", name, strings.Join(curveHeader(), ","))
-	}
-	var pts []Point
-	for i, row := range rows[1:] {
-		var p Point
-		var errs [5]error
-		p.Step, errs[0] = strconv.Atoi(row[0])
-		p.Epoch, errs[1] = strconv.Atoi(row[1])
-		p.Loss, errs[2] = strconv.ParseFloat(row[2], 64)
-		p.LR, errs[3] = strconv.ParseFloat(row[3], 64)
-		p.Seconds, errs[4] = strconv.ParseFloat(row[4], 64)
-		if err := errors.Join(errs[:]...); err != nil {
-			return nil, fmt.Errorf("loss curve %s: line %d: %w", name, i+2, err)
-		}
-		pts = append(pts, p)
-	}
-	return pts, nil
 }

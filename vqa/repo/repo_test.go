@@ -1,11 +1,9 @@
-package workbook
+package repo
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/vilt-go/workbook/vqa/imageproc"
 )
 
 func TestRoot(t *testing.T) {
@@ -14,8 +12,8 @@ func TestRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "vqa", "workbook", "paths.go")); err != nil {
-		t.Errorf("Root() = %s, which does not hold vqa/workbook: %v", root, err)
+	if _, err := os.Stat(filepath.Join(root, "vqa", "repo", "repo.go")); err != nil {
+		t.Errorf("Root() = %s, which does not hold vqa/repo: %v", root, err)
 	}
 
 	// From a notebook folder: the nearest go.mod of this module wins, others are skipped.
@@ -60,29 +58,5 @@ func TestDataRoot(t *testing.T) {
 	t.Setenv(DataEnv, filepath.Join(other, "missing"))
 	if got, err := DataRoot(); err == nil {
 		t.Errorf("DataRoot() with a missing folder = %q, want an error", got)
-	}
-}
-
-func TestUnnormalizeRoundTrip(t *testing.T) {
-	img := imageproc.NewRGB(5, 3)
-	for i := range img.Pix {
-		img.Pix[i] = uint8(i * 17)
-	}
-	cfg := imageproc.DefaultConfig()
-	back, err := Unnormalize(cfg.Normalize(img), 3, 5, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := ImageOf(img)
-	for i := range want.Pix {
-		if back.Pix[i] != want.Pix[i] {
-			t.Fatalf("byte %d: got %d, want %d", i, back.Pix[i], want.Pix[i])
-		}
-	}
-	if want.Pix[3] != 255 || want.Pix[4] != img.Pix[3] {
-		t.Errorf("ImageOf layout: got %v, want RGBA of %v", want.Pix[:8], img.Pix[:6])
-	}
-	if _, err := Unnormalize(make([]float32, 10), 3, 5, cfg); err == nil {
-		t.Error("no error for a wrong number of pixel values")
 	}
 }

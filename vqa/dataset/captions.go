@@ -1,0 +1,214 @@
+package dataset
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vilt-go/workbook/vqa/processor"
+	"github.com/vilt-go/workbook/vqa/vilt"
+	"github.com/vilt-go/workbook/vqa/vqav2"
+)
+
+// Captions is an image-text dataset for ViLT's pre-training (figure 3 of
+// the article): every caption of a COCO captions file
+// (captions_<split>.json) with its image. [NewPretrainLoader] turns it into
+// batches for masked language modelling and image-text matching.
+type Captions struct {
+	// Root and Split are the folder and the split read.
+	Root, Split string
+	// Records are the captions kept, in file order.
+	Records []CaptionRecord
+
+	proc  *processor.Processor
+	cache *imageCache // nil unless Options.CacheImages
+}
+
+// CaptionRecord is one caption with its image.
+type CaptionRecord struct {
+	ImageID   int64
+	ImagePath string
+	Caption   string
+}
+
+// LoadCaptions reads split's captions file under root and keeps the first
+// o.Limit captions whose image exists (o.SkipMissing skips the others, else
+// a missing image is an error naming it). o.CacheImages keeps processed
+// images in memory.
+func LoadCaptions(root, split string, p *processor.Processor, o Options) (*Captions, error) {
+	if p == nil {
+		return nil, errors.New("dataset: nil processor")
+	}
+	path := vqav2.CaptionsPath(root, split)
+	file, err := vqav2.ReadCaptions(path)
+	if err != nil {
+		return nil, fmt.Errorf("dataset: %w", err)
+	}
+	names := make(map[int64]string, len(file.Images))
+	for _, im := range file.Images {
+		names[im.ID] = im.FileName
+	}
+	c := &Captions{Root: root, Split: split, proc: p}
+	if o.CacheImages {
+		c.cache = &imageCache{entries: map[string]*cacheEntry{}}
+	}
+	for _, cap := range file.Captions {
+		if o.Limit > 0 && len(c.Records) == o.Limit {
+			break
+		}
+		name, ok := names[cap.ImageID]
+		if !ok {
+			return nil, fmt.Errorf("dataset: %s: caption %d describes image %d, which its \"images\" list lacks", path, cap.ID, cap.ImageID)
+		}
+		img := filepath.Join(root, split, name)
+		if _, err := os.Stat(img); err != nil {
+			if o.SkipMissing && errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return nil, fmt.Errorf("dataset: %s: caption %d: image %s: %w (use -skip-missing to skip such captions)", path, cap.ID, img, err)
+		}
+		c.Records = append(c.Records, CaptionRecord{ImageID: cap.ImageID, ImagePath: img, Caption: cap.Caption})
+	}
+	if len(c.Records) == 0 {
+		return nil, fmt.Errorf("dataset: %s: no caption to load", path)
+	}
+	return c, nil
+}
+
+// Len returns the number of captions.
+func (c *Captions) Len() int { return len(c.Records) }
+
+// Processor returns the processor that encodes the examples.
+func (c *Captions) Processor() *processor.Processor { return c.proc }
+
+// PretrainOptions set how pre-training examples are made from captions.
+type PretrainOptions struct {
+	// MaskProb is the fraction of words masked for masked language
+	// modelling (BERT and ViLT: 0.15), whole words at a time; a masked
+	// word's pieces become [MASK] 80% of the time, a random word piece 10%
+	// and stay 10%.
+	MaskProb float64
+	// MismatchProb is the fraction of examples whose image is replaced by
+	// another image's for image-text matching (ViLT: 0.5). Mismatched
+	// examples are not masked and have no masked-LM target.
+	MismatchProb float64
+	// Seed makes the masks and the mismatched images of every epoch
+	// reproducible (and different from epoch to epoch).
+	Seed uint64
+}
+
+// DefaultPretrainOptions are ViLT's: 15% of words masked, half of the
+// pairs mismatched.
+func DefaultPretrainOptions() PretrainOptions {
+	return PretrainOptions{MaskProb: 0.15, MismatchProb: 0.5}
+}
+
+// PretrainExample is one pre-training example: the encoding of an image and
+// a caption (masked when the pair matches) with its targets.
+type PretrainExample struct {
+	processor.Encoding
+	// MLMLabels holds, per token, the original id at masked positions and
+	// vilt.IgnoreIndex elsewhere.
+	MLMLabels []int32
+	// Matched is 1 when the image is the caption's, 0 when it is another
+	// image (the image-text matching target).
+	Matched int32
+}
+
+// Pretrain returns caption i as pre-training example of epoch: with
+// probability o.MismatchProb another image (of another picture), else its
+// own with whole words masked.
+func (c *Captions) Pretrain(epoch, i int, o PretrainOptions) (PretrainExample, error) {
+	if i < 0 || i >= len(c.Records) {
+		return PretrainExample{}, fmt.Errorf("dataset: caption %d out of range [0, %d)", i, len(c.Records))
+	}
+	r := rand.New(rand.NewPCG(o.Seed, uint64(epoch)<<32|uint64(i)))
+	rec := c.Records[i]
+	img, matched := rec.ImagePath, int32(1)
+	if r.Float64() < o.MismatchProb {
+		for range 16 { // a different picture; a dataset of one picture keeps it
+			j := r.IntN(len(c.Records))
+			if c.Records[j].ImageID != rec.ImageID {
+				img, matched = c.Records[j].ImagePath, 0
+				break
+			}
+		}
+	}
+	var enc processor.Encoding
+	var err error
+	if c.cache != nil {
+		enc, err = c.cache.encode(c.proc, img, rec.Caption)
+	} else {
+		enc, err = c.proc.EncodeFile(img, rec.Caption)
+	}
+	if err != nil {
+		return PretrainExample{}, fmt.Errorf("dataset: caption %d (image %s): %w", i, img, err)
+	}
+	ex := PretrainExample{Encoding: enc, Matched: matched, MLMLabels: make([]int32, len(enc.InputIDs))}
+	for k := range ex.MLMLabels {
+		ex.MLMLabels[k] = vilt.IgnoreIndex
+	}
+	if matched == 1 {
+		ex.InputIDs = maskWords(c.proc, enc.InputIDs, enc.AttentionMask, ex.MLMLabels, o.MaskProb, r)
+	}
+	return ex, nil
+}
+
+// maskWords returns a copy of ids with whole words masked BERT-style (each
+// word with probability p, at least one), writing the original ids of the
+// masked pieces into labels.
+func maskWords(p *processor.Processor, ids, attention []int32, labels []int32, prob float64, r *rand.Rand) []int32 {
+	tok := p.Tokenizer()
+	var words [][]int // positions of each word's pieces
+	for pos, id := range ids {
+		if attention[pos] == 0 || tok.IsFraming(id) {
+			continue
+		}
+		if len(words) == 0 || !strings.HasPrefix(tok.Token(id), "##") {
+			words = append(words, nil)
+		}
+		words[len(words)-1] = append(words[len(words)-1], pos)
+	}
+	out := append([]int32(nil), ids...)
+	if len(words) == 0 {
+		return out
+	}
+	chosen := make([]bool, len(words))
+	some := false
+	for w := range words {
+		chosen[w] = r.Float64() < prob
+		some = some || chosen[w]
+	}
+	if !some {
+		chosen[r.IntN(len(words))] = true
+	}
+	for w, pieces := range words {
+		if !chosen[w] {
+			continue
+		}
+		for _, pos := range pieces {
+			labels[pos] = ids[pos]
+			switch x := r.Float64(); {
+			case x < 0.8:
+				out[pos] = tok.MaskID()
+			case x < 0.9:
+				out[pos] = randomWordPiece(tok.VocabSize(), tok.IsFraming, tok.MaskID(), r)
+			}
+		}
+	}
+	return out
+}
+
+// randomWordPiece draws a vocabulary id that is neither a framing token nor
+// [MASK].
+func randomWordPiece(vocab int, framing func(int32) bool, mask int32, r *rand.Rand) int32 {
+	for {
+		id := int32(r.IntN(vocab))
+		if id != mask && !framing(id) {
+			return id
+		}
+	}
+}
