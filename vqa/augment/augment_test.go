@@ -290,3 +290,14 @@ func TestShapesStayWhole(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkApply measures RandAugment (N=2, M=9) on a 640x480 picture.
+func BenchmarkApply(b *testing.B) {
+	sc := scenes()[1]
+	img := picture(640, 480, sc.discs, 1)
+	a, _ := New(DefaultN, DefaultM)
+	r := rand.New(rand.NewPCG(1, 2))
+	for b.Loop() {
+		a.Apply(r, img)
+	}
+}

@@ -14,7 +14,8 @@ import (
 func ExampleRandAugment_Apply() {
 	ra, err := augment.New(augment.DefaultN, augment.DefaultM)
 	if err != nil {
-		panic(err)
+		fmt.Println(err)
+		return
 	}
 	img := imageproc.NewRGB(64, 48) // e.g. from imageproc.Decode
 	out := ra.Apply(rand.New(rand.NewPCG(1, 42)), img)

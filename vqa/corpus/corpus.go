@@ -187,18 +187,28 @@ func Ensure(dir string, o Options, replace bool, progress Progress) (Result, err
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return Result{}, fmt.Errorf("corpus: %w", err)
 	}
-	if exists { // replacing our own corpus: move it aside, then delete it
-		old, err := os.MkdirTemp(parent, "."+base+".tmp-")
-		if err != nil {
+	if !exists {
+		if err := os.Rename(tmp, dir); err != nil {
 			return Result{}, fmt.Errorf("corpus: %w", err)
 		}
-		defer os.RemoveAll(old)
-		if err := os.Rename(dir, filepath.Join(old, "old")); err != nil {
-			return Result{}, fmt.Errorf("corpus: moving the old corpus aside: %w", err)
-		}
+		return Result{Dir: dir, Stats: stats}, nil
+	}
+	// Replacing our own corpus: move it aside, move the new one in, then
+	// delete the old one (or put it back if the move failed).
+	aside, err := os.MkdirTemp(parent, "."+base+".tmp-")
+	if err != nil {
+		return Result{}, fmt.Errorf("corpus: %w", err)
+	}
+	defer os.RemoveAll(aside)
+	old := filepath.Join(aside, "old")
+	if err := os.Rename(dir, old); err != nil {
+		return Result{}, fmt.Errorf("corpus: moving the old corpus aside: %w", err)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
-		return Result{}, fmt.Errorf("corpus: %w", err)
+		if back := os.Rename(old, dir); back != nil {
+			return Result{}, fmt.Errorf("corpus: moving the new corpus into place: %w (and putting the old one back: %v)", err, back)
+		}
+		return Result{}, fmt.Errorf("corpus: moving the new corpus into place: %w", err)
 	}
 	return Result{Dir: dir, Stats: stats}, nil
 }

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/minidata"
+	"github.com/vilt-go/workbook/vqa/processor"
 	"github.com/vilt-go/workbook/vqa/vqav2"
 )
 
@@ -61,6 +63,22 @@ func TestEnsureGeneratesThenReuses(t *testing.T) {
 				t.Errorf("%s: %dx%d (%v): want a shorter side of 64 and the size of the images record", img.FileName, cfg.Width, cfg.Height, err)
 			}
 		}
+	}
+	// The dataset loader reads it, and the processor encodes its pictures.
+	p, err := processor.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, err := vqav2.NewLabelMap([]string{"yes", "no", "1", "2", "red", "circle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := dataset.Load(dir, minidata.Train, labels, p, dataset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex, err := ds.Example(ds.Len() - 1); err != nil || ex.Height == 0 {
+		t.Fatalf("encoding the last training example: %v", err)
 	}
 	again, err := Ensure(dir, o, false, func(string, int, int) { t.Error("progress while reusing") })
 	if err != nil || !again.Reused || again.Stats[minidata.Train].Captions != 6*minidata.CaptionsPerImage {

@@ -43,7 +43,7 @@ var numberWords = []string{"zero", "one", "two", "three", "four", "five"}
 // positionWords and sizeWords are the position and size words of captions.
 var (
 	positionWords = []string{"left", "right", "above", "below", "top", "bottom"}
-	sizeWords     = []string{"biggest", "largest", "smallest"}
+	sizeWords     = []string{"biggest", "largest", "smallest", "bigger"}
 )
 
 // wordKinds maps every colour, shape, number, position and size word of

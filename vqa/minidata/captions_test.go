@@ -2,10 +2,14 @@ package minidata
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vilt-go/workbook/vqa/internal/testutil"
 )
 
 // The caption oracle below reads a caption's words, independently of the
@@ -371,5 +375,24 @@ func TestKindOf(t *testing.T) {
 	}
 	if got := WordKind(99).String(); !strings.Contains(got, "99") {
 		t.Errorf("WordKind(99).String() = %q", got)
+	}
+}
+
+// TestKindWordsAreWholeTokens checks that every word with a kind is one
+// token of the BERT vocabulary the processor uses, so that masked-word
+// accuracy per kind can be read off single tokens.
+func TestKindWordsAreWholeTokens(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testutil.ModuleRoot(t), "data", "vilt-b32-finetuned-vqa", "vocab.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocab := make(map[string]bool)
+	for _, line := range strings.Split(string(data), "\n") {
+		vocab[line] = true
+	}
+	for w := range wordKinds {
+		if !vocab[w] {
+			t.Errorf("%q (a %v word) is not one token of the vocabulary", w, KindOf(w))
+		}
 	}
 }

@@ -1,5 +1,7 @@
 package minidata
 
+import "strconv"
+
 // The structs below are the official VQAv2 JSON schema
 // (shared/docs/vqav2-format.md), with the fields in the order of the
 // official files, so that encoding/json writes them the same way.
@@ -155,7 +157,7 @@ type Caption struct {
 // image_id*1000 + k, k counting the image's captions.
 func captionsFile(s split) CaptionsFile {
 	cf := CaptionsFile{
-		Info: COCOInfo{Description: info.Description, URL: info.URL, Version: info.Version,
+		Info: COCOInfo{Description: info.Description + "; this file: " + strconv.Itoa(CaptionsPerImage) + " captions per picture in the layout of COCO's captions files", URL: info.URL, Version: info.Version,
 			Year: info.Year, Contributor: info.Contributor, DateCreated: info.DateCreated},
 		Images:      make([]COCOImage, 0, len(s.images)),
 		Licenses:    []COCOLicense{{URL: license.URL, ID: 1, Name: license.Name}},

@@ -75,11 +75,13 @@ const (
 
 // SplitStats counts what was written for one split.
 type SplitStats struct {
-	Images, Questions, Captions int
+	Images    int `json:"images"`
+	Questions int `json:"questions"`
+	Captions  int `json:"captions"`
 	// AnswerTypes counts questions per answer_type ("yes/no", "number", "other").
-	AnswerTypes map[string]int
+	AnswerTypes map[string]int `json:"answer_types"`
 	// Bytes is the size of the split's images and three JSON files.
-	Bytes int64
+	Bytes int64 `json:"bytes"`
 }
 
 // Stats describes a generated dataset, per split name.
@@ -119,7 +121,8 @@ func (c Config) validate() error {
 	case c.TrainImages < 0 || c.ValImages < 0:
 		return fmt.Errorf("minidata: image counts %d/%d: want >= 0", c.TrainImages, c.ValImages)
 	case c.TrainImages > 0 && c.TrainQuestions > 0, c.ValImages > 0 && c.ValQuestions > 0:
-		return fmt.Errorf("minidata: a split sized both by questions and by images: want one of the two")
+		return fmt.Errorf("minidata: train %d questions and %d images, val %d questions and %d images: want each split sized by questions or by images, not both",
+			c.TrainQuestions, c.TrainImages, c.ValQuestions, c.ValImages)
 	case c.ShortSide < 0:
 		return fmt.Errorf("minidata: short side %d: want >= 0 (0 keeps COCO sizes)", c.ShortSide)
 	case c.MinQuestionsPerImage < 1 || c.MaxQuestionsPerImage < c.MinQuestionsPerImage || c.MaxQuestionsPerImage > 999:

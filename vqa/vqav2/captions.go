@@ -108,7 +108,8 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // It reads at most MaxCaptionsFileBytes. The top-level object must hold an
 // "images" and an "annotations" array (other keys, such as "info" and
 // "licenses", and unknown record fields are skipped). Every image needs an
-// integer "id", unique, a non-empty string "file_name" and integer
+// integer "id", unique, a string "file_name" naming a file without folders
+// and integer
 // "width" and "height" above 0; every caption an integer "id", unique, an
 // integer "image_id" of an image of the file, and a string "caption" with
 // some non-space text and at most MaxCaptionBytes bytes. Errors are
@@ -136,6 +137,8 @@ func decodeCaptions(r io.Reader, name string, limit int64) (*Captions, error) {
 				return bad("id", "missing or null; want an integer")
 			case !raw.FileName.ok || raw.FileName.v == "":
 				return bad("file_name", "missing, null or empty; want the image's file name")
+			case !plainFileName(raw.FileName.v):
+				return bad("file_name", fmt.Sprintf("%q; want a file name without folders", raw.FileName.v))
 			case !raw.Width.ok || raw.Width.v <= 0 || raw.Width.v > 1<<20:
 				return bad("width", fmt.Sprintf("%s; want an integer in [1, %d]", describeInt(raw.Width), 1<<20))
 			case !raw.Height.ok || raw.Height.v <= 0 || raw.Height.v > 1<<20:
@@ -182,6 +185,12 @@ func decodeCaptions(r io.Reader, name string, limit int64) (*Captions, error) {
 		}
 	}
 	return c, nil
+}
+
+// plainFileName reports whether name is a file name without folders, so
+// that joining it to the image folder stays inside that folder.
+func plainFileName(name string) bool {
+	return name != "." && name != ".." && !strings.ContainsAny(name, `/\`) && filepath.VolumeName(name) == ""
 }
 
 // describeInt says what an integer field holds, for errors.

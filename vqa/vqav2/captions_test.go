@@ -56,6 +56,8 @@ func TestDecodeCaptionsErrors(t *testing.T) {
 		{"image without id", file(`{"file_name":"a.jpg","width":4,"height":3}`, ""), "images[0].id", "missing"},
 		{"string id", file(`{"id":"1","file_name":"a.jpg","width":4,"height":3}`, ""), "images[0].id", "want an integer"},
 		{"empty file name", file(`{"id":1,"file_name":"","width":4,"height":3}`, ""), "images[0].file_name", "empty"},
+		{"file name with a folder", file(`{"id":1,"file_name":"../a.jpg","width":4,"height":3}`, ""), "images[0].file_name", "without folders"},
+		{"file name dot dot", file(`{"id":1,"file_name":"..","width":4,"height":3}`, ""), "images[0].file_name", "without folders"},
 		{"zero width", file(`{"id":1,"file_name":"a.jpg","width":0,"height":3}`, ""), "images[0].width", "got 0"},
 		{"no height", file(`{"id":1,"file_name":"a.jpg","width":4}`, ""), "images[0].height", "missing"},
 		{"duplicate image", file(img+","+img, ""), "images[1].id", "duplicate"},

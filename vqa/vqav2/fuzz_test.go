@@ -233,7 +233,7 @@ func FuzzReadCaptions(f *testing.F) {
 		}{Images: []image{}, Annotations: []caption{}}
 		images := make(map[int64]bool)
 		for _, img := range c.Images {
-			if images[img.ID] || img.FileName == "" || img.Width <= 0 || img.Height <= 0 {
+			if images[img.ID] || img.FileName == "" || filepath.Base(img.FileName) != img.FileName || strings.Contains(img.FileName, `\`) || img.Width <= 0 || img.Height <= 0 {
 				t.Fatalf("accepted image %+v (duplicate id: %v)", img, images[img.ID])
 			}
 			images[img.ID] = true
