@@ -6,9 +6,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/vilt-go/workbook/vqa/processor"
+	"github.com/vilt-go/workbook/vqa/tokenizer"
 	"github.com/vilt-go/workbook/vqa/vilt"
 	"github.com/vilt-go/workbook/vqa/vqav2"
 )
@@ -84,6 +84,23 @@ func (c *Captions) Len() int { return len(c.Records) }
 // Processor returns the processor that encodes the examples.
 func (c *Captions) Processor() *processor.Processor { return c.proc }
 
+// Encode encodes an image file (processed once when images are cached)
+// with a text. The pixel values may be shared with the cache: treat them
+// as read-only.
+func (c *Captions) Encode(imagePath, text string) (processor.Encoding, error) {
+	var enc processor.Encoding
+	var err error
+	if c.cache != nil {
+		enc, err = c.cache.encode(c.proc, imagePath, text)
+	} else {
+		enc, err = c.proc.EncodeFile(imagePath, text)
+	}
+	if err != nil {
+		return processor.Encoding{}, fmt.Errorf("dataset: image %s: %w", imagePath, err)
+	}
+	return enc, nil
+}
+
 // PretrainOptions set how pre-training examples are made from captions.
 type PretrainOptions struct {
 	// MaskProb is the fraction of words masked for masked language
@@ -137,22 +154,16 @@ func (c *Captions) Pretrain(epoch, i int, o PretrainOptions) (PretrainExample, e
 			}
 		}
 	}
-	var enc processor.Encoding
-	var err error
-	if c.cache != nil {
-		enc, err = c.cache.encode(c.proc, img, rec.Caption)
-	} else {
-		enc, err = c.proc.EncodeFile(img, rec.Caption)
-	}
+	enc, err := c.Encode(img, rec.Caption)
 	if err != nil {
-		return PretrainExample{}, fmt.Errorf("dataset: caption %d (image %s): %w", i, img, err)
+		return PretrainExample{}, fmt.Errorf("dataset: caption %d: %w", i, err)
 	}
 	ex := PretrainExample{Encoding: enc, Matched: matched, MLMLabels: make([]int32, len(enc.InputIDs))}
 	for k := range ex.MLMLabels {
 		ex.MLMLabels[k] = vilt.IgnoreIndex
 	}
 	if matched == 1 {
-		ex.InputIDs = maskWords(c.proc, enc.InputIDs, enc.AttentionMask, ex.MLMLabels, o.MaskProb, r)
+		ex.InputIDs = maskWords(c.proc.Tokenizer(), enc.InputIDs, ex.MLMLabels, o.MaskProb, r)
 	}
 	return ex, nil
 }
@@ -160,18 +171,8 @@ func (c *Captions) Pretrain(epoch, i int, o PretrainOptions) (PretrainExample, e
 // maskWords returns a copy of ids with whole words masked BERT-style (each
 // word with probability p, at least one), writing the original ids of the
 // masked pieces into labels.
-func maskWords(p *processor.Processor, ids, attention []int32, labels []int32, prob float64, r *rand.Rand) []int32 {
-	tok := p.Tokenizer()
-	var words [][]int // positions of each word's pieces
-	for pos, id := range ids {
-		if attention[pos] == 0 || tok.IsFraming(id) {
-			continue
-		}
-		if len(words) == 0 || !strings.HasPrefix(tok.Token(id), "##") {
-			words = append(words, nil)
-		}
-		words[len(words)-1] = append(words[len(words)-1], pos)
-	}
+func maskWords(tok *tokenizer.Tokenizer, ids []int32, labels []int32, prob float64, r *rand.Rand) []int32 {
+	words := tok.Words(ids)
 	out := append([]int32(nil), ids...)
 	if len(words) == 0 {
 		return out

@@ -229,6 +229,43 @@ func (p *Predictor) ClassifyTokens(img imageproc.RGB, text string) ([]TokenLabel
 	return labels, nil
 }
 
+// PretrainScores runs a pre-trained model (MaskedLM with the image-text
+// matching head) on a batch of encodings and returns, per example, the most
+// likely word piece at every text position and the probability that image
+// and text match.
+func (p *Predictor) PretrainScores(encs []processor.Encoding) (top [][]int32, matched []float64, err error) {
+	if err := p.needHead(vilt.MaskedLM, "scoring pre-training"); err != nil {
+		return nil, nil, err
+	}
+	if !p.model.Config.ITMHead {
+		return nil, nil, fmt.Errorf("predict: scoring pre-training needs the image-text matching head (itm_head)")
+	}
+	b, err := processor.Collate(encs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("predict: %w", err)
+	}
+	out, err := p.logits(b.Tensors())
+	if err != nil {
+		return nil, nil, err
+	}
+	vocab := p.model.Config.VocabSize
+	for i, row := range out.rows {
+		ids := make([]int32, len(row)/vocab)
+		for pos := range ids {
+			best := pos * vocab
+			for j := best; j < (pos+1)*vocab; j++ {
+				if row[j] > row[best] {
+					best = j
+				}
+			}
+			ids[pos] = int32(best - pos*vocab)
+		}
+		top = append(top, ids)
+		matched = append(matched, softmax(out.itm[i])[1])
+	}
+	return top, matched, nil
+}
+
 // softmax returns the softmax of logits in float64.
 func softmax(logits []float32) []float64 {
 	peak := math.Inf(-1)

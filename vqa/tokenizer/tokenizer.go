@@ -141,6 +141,23 @@ func (t *Tokenizer) IsFraming(id int32) bool {
 	return tok == t.opts.ClsToken || tok == t.opts.SepToken || tok == t.opts.PadToken
 }
 
+// Words groups the positions of ids into whole words: a word is a piece
+// that does not start with "##" and the "##" pieces after it. Framing
+// tokens ([CLS], [SEP], [PAD]) belong to no word.
+func (t *Tokenizer) Words(ids []int32) [][]int {
+	var words [][]int
+	for pos, id := range ids {
+		if t.IsFraming(id) {
+			continue
+		}
+		if len(words) == 0 || !strings.HasPrefix(t.Token(id), "##") {
+			words = append(words, nil)
+		}
+		words[len(words)-1] = append(words[len(words)-1], pos)
+	}
+	return words
+}
+
 // VocabSize is the number of ids (largest id + 1).
 func (t *Tokenizer) VocabSize() int { return len(t.tokens) }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX graph-building idiom.
 )
 
@@ -34,7 +35,12 @@ func CrossEntropy(logits, labels *Node) *Node {
 	valid := NotEqual(labels, Scalar(g, dtypes.Int32, IgnoreIndex))
 	safe := Where(valid, labels, ZerosLike(labels))
 	logp := LogSoftmax(logits, -1)
-	picked := ReduceSum(Mul(OneHot(safe, classes, dtypes.Float32), logp), -1)
+	// The log-probability of each label, gathered from the flattened
+	// [N*C] values (cheaper than a one-hot product over all C classes).
+	n := logits.Shape().Size() / classes
+	rows := MulScalar(Iota(g, shapes.Make(dtypes.Int32, n), 0), float64(classes))
+	flat := Add(rows, Reshape(safe, n))
+	picked := Reshape(Gather(Reshape(logp, n*classes, 1), Reshape(flat, n, 1)), safe.Shape().Dimensions...)
 	validF := ConvertDType(valid, dtypes.Float32)
 	total := ReduceAllSum(Mul(picked, validF))
 	count := MaxScalar(ReduceAllSum(validF), 1)

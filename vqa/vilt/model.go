@@ -77,6 +77,11 @@ type Outputs struct {
 // Options select the optional outputs.
 type Options struct {
 	HiddenStates, Attentions bool
+	// MLMPositions, when set (int32 [B, K]), restricts the MaskedLM head to
+	// these text positions: Logits is then [B, K, vocab_size], the scores
+	// at the masked tokens only. Training needs no more, and the vocabulary
+	// projection of every position is most of a small model's cost.
+	MLMPositions *Node
 }
 
 // Forward builds the forward pass of cfg's head (see [Head]): the encoder
@@ -101,7 +106,11 @@ func Forward(scope *model.Scope, cfg *Config, in Inputs, opt Options) Outputs {
 	case QuestionAnswering:
 		out.Logits = classifier(scope.In("classifier"), out.PoolerOutput)
 	case MaskedLM:
-		out.Logits = mlmScore(scope.In("mlm_score"), cfg, textTokens(out.LastHiddenState, textLen))
+		text := textTokens(out.LastHiddenState, textLen)
+		if opt.MLMPositions != nil {
+			text = gatherPositions(text, opt.MLMPositions)
+		}
+		out.Logits = mlmScore(scope.In("mlm_score"), cfg, text)
 	case ImageAndTextRetrieval:
 		out.Logits = linear(scope.In("rank_output"), out.PoolerOutput)
 	case TokenClassification:
@@ -387,6 +396,17 @@ func pooler(scope *model.Scope, x *Node) *Node {
 // sequence.
 func textTokens(x *Node, textLen int) *Node {
 	return Slice(x, AxisRange(), AxisRange(0, textLen))
+}
+
+// gatherPositions returns the rows of x [B, L, D] at positions [B, K]:
+// [B, K, D].
+func gatherPositions(x, positions *Node) *Node {
+	g := x.Graph()
+	b, l, d := x.Shape().Dim(0), x.Shape().Dim(1), x.Shape().Dim(2)
+	k := positions.Shape().Dim(1)
+	rows := MulScalar(Iota(g, shapes.Make(dtypes.Int32, b, k), 0), float64(l))
+	flat := Add(rows, ConvertDType(positions, dtypes.Int32))
+	return Reshape(Gather(Reshape(x, b*l, d), Reshape(flat, b*k, 1)), b, k, d)
 }
 
 // classifier is the classification head of QuestionAnswering (on the pooled

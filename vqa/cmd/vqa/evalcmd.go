@@ -11,6 +11,7 @@ import (
 	"github.com/vilt-go/workbook/vqa/evaluate"
 	"github.com/vilt-go/workbook/vqa/hfmodel"
 	"github.com/vilt-go/workbook/vqa/predict"
+	"github.com/vilt-go/workbook/vqa/vilt"
 	"github.com/vilt-go/workbook/vqa/vqav2"
 )
 
@@ -42,7 +43,17 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		rep, err = evaluate.ScoreFile(vqav2.AnnotationsPath(root, d.split), *results, ref)
 	case *modelRef != "":
-		rep, err = evalModel(ctx, root, d, *modelRef, *batch, *writeResults, stderr)
+		m, _, err := hfmodel.Load(*modelRef, hfmodel.LoadOptions{})
+		if err != nil {
+			return err
+		}
+		if m.Head() == vilt.MaskedLM {
+			return evalPretrained(ctx, root, d, m, *modelRef, *batch, *asJSON, stdout, stderr)
+		}
+		rep, err = evalModel(ctx, root, d, m, *modelRef, *batch, *writeResults, stderr)
+		if err != nil {
+			return err
+		}
 	default:
 		return errors.New("give -model or -results")
 	}
@@ -58,12 +69,31 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return rep.WriteQuestionTypes(stdout)
 }
 
-// evalModel runs modelRef over the split and scores its answers.
-func evalModel(ctx context.Context, root string, d dataFlags, modelRef string, batch int, writeResults string, stderr io.Writer) (evaluate.Report, error) {
-	m, _, err := hfmodel.Load(modelRef, hfmodel.LoadOptions{})
+// evalPretrained scores a pre-trained model's masked words and image-text
+// matching on the split's captions.
+func evalPretrained(ctx context.Context, root string, d dataFlags, m *hfmodel.Model, modelRef string, batch int, asJSON bool, stdout, stderr io.Writer) error {
+	proc, err := loadProcessor(modelRef, d.imageSize)
 	if err != nil {
-		return evaluate.Report{}, err
+		return err
 	}
+	b, err := backend.New(stderr)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	rep, err := evaluatePretraining(ctx, b, m, proc, root, d, batch)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return rep.WriteJSON(stdout)
+	}
+	return rep.WriteText(stdout)
+}
+
+// evalModel runs the question-answering model m (read from modelRef) over
+// the split and scores its answers.
+func evalModel(ctx context.Context, root string, d dataFlags, m *hfmodel.Model, modelRef string, batch int, writeResults string, stderr io.Writer) (evaluate.Report, error) {
 	labels, err := vqav2.NewLabelMap(m.Labels())
 	if err != nil {
 		return evaluate.Report{}, err

@@ -1,6 +1,7 @@
 // Command vqa trains, evaluates and runs ViLT for visual question answering
 // on the VQAv2 layout, and fetches the VQAv2 data.
 //
+//	vqa pretrain pre-train a model on captions: masked LM + image-text matching
 //	vqa train    fine-tune or train a model (checkpoints, resume, loss curve)
 //	vqa eval     VQA accuracy on a split, or of a results file, vs the majority baseline
 //	vqa predict  answer a question about an image, or a whole questions file
@@ -37,6 +38,7 @@ func commands() []struct {
 		name string
 		command
 	}{
+		{"pretrain", command{"pre-train a model on captions: masked LM + image-text matching", runPretrain}},
 		{"train", command{"fine-tune or train a model (checkpoints, resume, loss curve)", runTrain}},
 		{"eval", command{"VQA accuracy on a split, or of a results file, vs the majority baseline", runEval}},
 		{"predict", command{"answer a question about an image, or a whole questions file", runPredict}},

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/gomlx/compute"
+
+	"github.com/vilt-go/workbook/vqa/backend"
+	"github.com/vilt-go/workbook/vqa/dataset"
+	"github.com/vilt-go/workbook/vqa/evaluate"
+	"github.com/vilt-go/workbook/vqa/hfmodel"
+	"github.com/vilt-go/workbook/vqa/predict"
+	"github.com/vilt-go/workbook/vqa/processor"
+	"github.com/vilt-go/workbook/vqa/vilt"
+)
+
+func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("pretrain", "Pre-trains ViLT as the article's figure 3 describes, on the captions of a split\n"+
+		"(captions_<split>.json in COCO's format): masked language modelling (15% of the words masked,\n"+
+		"whole words, BERT's 80/10/10 rule) plus image-text matching (half the pairs get another\n"+
+		"picture). It starts from a preset with random weights (-preset, resized with -hidden, ...) or\n"+
+		"from a checkpoint (-model: a ViltForMaskedLM such as dandelin/vilt-b32-mlm; a new matching\n"+
+		"head is added if it has none). The result is a ViltForMaskedLM with dandelin's itm_score head,\n"+
+		"the starting point of `vqa train -model`. Checkpoints, loss.csv (total and per objective),\n"+
+		"resume and Ctrl-C work as in `vqa train`.", stderr)
+	var d dataFlags
+	d.register(fs, "train2014")
+	var ms modelSetup
+	fs.StringVar(&ms.preset, "preset", "tiny", "model size preset with random initialisation (tiny, base); ignored with -model")
+	fs.IntVar(&ms.sizes.Hidden, "hidden", 0, "with -preset: hidden size instead of the preset's")
+	fs.IntVar(&ms.sizes.Layers, "layers", 0, "with -preset: transformer layers instead of the preset's")
+	fs.IntVar(&ms.sizes.Heads, "heads", 0, "with -preset: attention heads instead of the preset's")
+	fs.IntVar(&ms.sizes.MLP, "mlp", 0, "with -preset: MLP (intermediate) size instead of the preset's")
+	fs.IntVar(&ms.sizes.Patch, "patch", 0, "with -preset: image patch size instead of the preset's 32")
+	fs.StringVar(&ms.ref, "model", "", "start from this masked-LM checkpoint (folder or Hub id) instead of a preset")
+	po := dataset.DefaultPretrainOptions()
+	fs.Float64Var(&po.MaskProb, "mask-prob", po.MaskProb, "fraction of the words masked")
+	fs.Float64Var(&po.MismatchProb, "mismatch-prob", po.MismatchProb, "fraction of the pairs given another picture (image-text matching)")
+	var rf runFlags
+	rf.register(fs, "runs/pretrain", 32, 1e-3)
+	evalSplit := fs.String("eval", "", "after pre-training, score masked words and image-text matching on this split's captions (e.g. val2014)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	ms.seed, po.Seed = rf.seed, rf.seed
+	if ms.ref != "" && ms.sizes != (vilt.Sizes{}) {
+		return errors.New("pretrain: -hidden, -layers, -heads, -mlp and -patch resize a -preset; a -model checkpoint keeps its sizes")
+	}
+	stop, err := rf.startProfile()
+	if err != nil {
+		return err
+	}
+	defer stop()
+	root, err := dataRoot(d.root)
+	if err != nil {
+		return err
+	}
+	proc, err := loadProcessor(ms.ref, d.imageSize)
+	if err != nil {
+		return err
+	}
+	m, err := ms.pretrainModel(stdout)
+	if err != nil {
+		return err
+	}
+	if div := proc.ImageConfig().SizeDivisor; div%m.Config.PatchSize != 0 {
+		return fmt.Errorf("pretrain: patch size %d does not divide the processor's size_divisor %d, so images would not split into whole patches", m.Config.PatchSize, div)
+	}
+	dopts, err := d.options()
+	if err != nil {
+		return err
+	}
+	caps, err := dataset.LoadCaptions(root, d.split, proc, dopts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s/%s: %d captions\n", root, d.split, caps.Len())
+	loader, err := dataset.NewPretrainLoader(caps, po, rf.loaderOptions(d))
+	if err != nil {
+		return err
+	}
+	b, err := backend.New(stderr)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	if _, err := rf.train(ctx, b, m, loader, proc, ms.ref, stdout, stderr); err != nil {
+		return err
+	}
+	if *evalSplit == "" {
+		return nil
+	}
+	d.split, d.limit = *evalSplit, 0
+	rep, err := evaluatePretraining(ctx, b, m, proc, root, d, rf.batch)
+	if err != nil {
+		return err
+	}
+	return rep.WriteText(stdout)
+}
+
+// pretrainModel returns the model to pre-train: the checkpoint ms.ref as a
+// masked-LM model with the image-text matching head (added when missing),
+// or a preset resized by ms.sizes.
+func (ms modelSetup) pretrainModel(stdout io.Writer) (*hfmodel.Model, error) {
+	if ms.ref != "" {
+		m, rep, err := hfmodel.Load(ms.ref, hfmodel.LoadOptions{Head: vilt.MaskedLM, ITMHead: true, NewHead: true, Seed: ms.seed})
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stdout, "loaded %s: newly initialised: %v; not used: %v\n", ms.ref, rep.Missing, rep.Unexpected)
+		return m, nil
+	}
+	cfg, err := vilt.Preset(ms.preset)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.SetSizes(ms.sizes); err != nil {
+		return nil, err
+	}
+	cfg.SetHead(vilt.MaskedLM)
+	cfg.ITMHead = true
+	return hfmodel.New(cfg, nil, ms.seed)
+}
+
+// evaluatePretraining scores m's masked words and image-text matching on
+// the captions of the split the data flags describe.
+func evaluatePretraining(ctx context.Context, b compute.Backend, m *hfmodel.Model, proc *processor.Processor, root string, d dataFlags, batch int) (evaluate.PretrainReport, error) {
+	dopts, err := d.options()
+	if err != nil {
+		return evaluate.PretrainReport{}, err
+	}
+	caps, err := dataset.LoadCaptions(root, d.split, proc, dopts)
+	if err != nil {
+		return evaluate.PretrainReport{}, err
+	}
+	pred, err := predict.New(b, m, proc)
+	if err != nil {
+		return evaluate.PretrainReport{}, err
+	}
+	defer pred.Close()
+	return evaluate.Pretraining(ctx, pred, caps, batch)
+}
