@@ -8,6 +8,7 @@ package predict
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/imageproc"
+	"github.com/vilt-go/workbook/vqa/internal/httptimeout"
 	"github.com/vilt-go/workbook/vqa/processor"
 	"github.com/vilt-go/workbook/vqa/train"
 	"github.com/vilt-go/workbook/vqa/vilt"
@@ -70,8 +72,13 @@ type Prediction struct {
 	Top []Answer `json:"top"`
 }
 
-// Predict answers question about img with the k best answers.
+// Predict answers question about img with the k best answers. An empty
+// question (or one of only spaces) is refused, and so is a model that
+// produces NaN scores.
 func (p *Predictor) Predict(img imageproc.RGB, question string, k int) (Prediction, error) {
+	if strings.TrimSpace(question) == "" {
+		return Prediction{}, errors.New("predict: the question is empty (or only spaces); ask something about the image")
+	}
 	enc, err := p.proc.EncodeRGB(img, question)
 	if err != nil {
 		return Prediction{}, fmt.Errorf("predict: %w", err)
@@ -82,6 +89,9 @@ func (p *Predictor) Predict(img imageproc.RGB, question string, k int) (Predicti
 	}
 	logits, err := p.logits(&dataset.Batch{Batch: b, Targets: make([]float32, p.model.Config.NumLabels())})
 	if err != nil {
+		return Prediction{}, err
+	}
+	if err := checkScores(logits[0]); err != nil {
 		return Prediction{}, err
 	}
 	n := len(enc.InputIDs)
@@ -124,6 +134,21 @@ func (p *Predictor) logits(b *dataset.Batch) (rows [][]float32, err error) {
 	return rows, nil
 }
 
+// checkScores returns an error when a row of logits holds a NaN: the
+// model's weights are broken, and no answer can be trusted.
+func checkScores(logits []float32) error {
+	n := 0
+	for _, v := range logits {
+		if math.IsNaN(float64(v)) {
+			n++
+		}
+	}
+	if n > 0 {
+		return fmt.Errorf("predict: the model produced NaN for %d of its %d answer scores: its weights are broken (NaN or infinite values; retrain or reload it)", n, len(logits))
+	}
+	return nil
+}
+
 // top returns the k highest-scoring answers of one row of logits.
 func (p *Predictor) top(logits []float32, k int) []Answer {
 	ids := make([]int, len(logits))
@@ -158,17 +183,23 @@ func (p *Predictor) Dataset(ctx context.Context, ds *dataset.Dataset, o dataset.
 			return nil, err
 		}
 		for i, row := range rows {
-			answers[ds.Records[b.Indices[i]].QuestionID] = p.top(row, 1)[0].Label
+			qid := ds.Records[b.Indices[i]].QuestionID
+			if err := checkScores(row); err != nil {
+				return nil, fmt.Errorf("question %d: %w", qid, err)
+			}
+			answers[qid] = p.top(row, 1)[0].Label
 		}
 	}
 	return answers, nil
 }
 
-// MaxImageBytes bounds an image downloaded by [LoadImage].
-const MaxImageBytes = 50 << 20
-
 // LoadImage reads an image from a file path or an http(s) URL (as figure
-// 20 does with requests.get) and decodes it to RGB.
+// 20 does with requests.get) and decodes it to RGB. Both are bounded by
+// imageproc.MaxFileBytes, and a path must name a regular file. A URL is
+// fetched with client (nil: a new one); unless client comes from
+// httptimeout.Client, its request gets the default bounds on connecting, the
+// response headers and each wait for more bytes, so that a server that
+// stalls gives an error instead of a hang.
 func LoadImage(ctx context.Context, client *http.Client, pathOrURL string) (imageproc.RGB, error) {
 	if !strings.HasPrefix(pathOrURL, "http://") && !strings.HasPrefix(pathOrURL, "https://") {
 		return imageproc.Decode(pathOrURL)
@@ -177,7 +208,7 @@ func LoadImage(ctx context.Context, client *http.Client, pathOrURL string) (imag
 	if err != nil {
 		return imageproc.RGB{}, fmt.Errorf("predict: image URL %q: %w", pathOrURL, err)
 	}
-	resp, err := client.Do(req)
+	resp, err := httptimeout.Bound(client, httptimeout.Timeouts{}).Do(req)
 	if err != nil {
 		return imageproc.RGB{}, fmt.Errorf("predict: fetching %s: %w", pathOrURL, err)
 	}
@@ -185,12 +216,12 @@ func LoadImage(ctx context.Context, client *http.Client, pathOrURL string) (imag
 	if resp.StatusCode != http.StatusOK {
 		return imageproc.RGB{}, fmt.Errorf("predict: fetching %s: HTTP %s", pathOrURL, resp.Status)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxImageBytes+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, imageproc.MaxFileBytes+1))
 	if err != nil {
 		return imageproc.RGB{}, fmt.Errorf("predict: fetching %s: %w", pathOrURL, err)
 	}
-	if len(data) > MaxImageBytes {
-		return imageproc.RGB{}, fmt.Errorf("predict: %s is larger than %d bytes", pathOrURL, MaxImageBytes)
+	if len(data) > imageproc.MaxFileBytes {
+		return imageproc.RGB{}, fmt.Errorf("predict: %s is larger than %d bytes", pathOrURL, imageproc.MaxFileBytes)
 	}
 	img, err := imageproc.DecodeBytes(data)
 	if err != nil {
