@@ -76,8 +76,8 @@ type Prediction struct {
 // question (or one of only spaces) is refused, and so is a model that
 // produces NaN scores.
 func (p *Predictor) Predict(img imageproc.RGB, question string, k int) (Prediction, error) {
-	if strings.TrimSpace(question) == "" {
-		return Prediction{}, errors.New("predict: the question is empty (or only spaces); ask something about the image")
+	if err := CheckQuestion(question); err != nil {
+		return Prediction{}, fmt.Errorf("predict: %w", err)
 	}
 	enc, err := p.proc.EncodeRGB(img, question)
 	if err != nil {
@@ -132,6 +132,15 @@ func (p *Predictor) logits(b *dataset.Batch) (rows [][]float32, err error) {
 		}
 	})
 	return rows, nil
+}
+
+// CheckQuestion refuses a question that is empty or only spaces, as
+// [Predictor.Predict] does (callers can check before loading a model).
+func CheckQuestion(question string) error {
+	if strings.TrimSpace(question) == "" {
+		return errors.New("the question is empty (or only spaces): ask something about the image")
+	}
+	return nil
 }
 
 // checkScores returns an error when a row of logits holds a NaN: the

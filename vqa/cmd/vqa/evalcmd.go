@@ -8,6 +8,7 @@ import (
 
 	"github.com/vilt-go/workbook/vqa/backend"
 	"github.com/vilt-go/workbook/vqa/evaluate"
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 	"github.com/vilt-go/workbook/vqa/predict"
 	"github.com/vilt-go/workbook/vqa/train"
 	"github.com/vilt-go/workbook/vqa/vqav2"
@@ -41,6 +42,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		rep, err = evaluate.ScoreFile(vqav2.AnnotationsPath(root, d.split), *results, ref)
 	case *modelRef != "":
+		if *writeResults != "" {
+			inputs := append(modelFiles(*modelRef), vqav2.QuestionsPath(root, d.split), vqav2.AnnotationsPath(root, d.split), vqav2.AnnotationsPath(root, "train2014"))
+			if err := safefile.NotInput(*writeResults, inputs...); err != nil {
+				return err
+			}
+		}
 		rep, err = evalModel(ctx, root, d, *modelRef, *batch, *writeResults, stderr)
 	default:
 		return errors.New("give -model or -results")

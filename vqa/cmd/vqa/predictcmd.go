@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 
@@ -14,6 +13,9 @@ import (
 
 	"github.com/vilt-go/workbook/vqa/backend"
 	"github.com/vilt-go/workbook/vqa/dataset"
+	"github.com/vilt-go/workbook/vqa/imageproc"
+	"github.com/vilt-go/workbook/vqa/internal/httptimeout"
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 	"github.com/vilt-go/workbook/vqa/predict"
 	"github.com/vilt-go/workbook/vqa/train"
 	"github.com/vilt-go/workbook/vqa/vqav2"
@@ -37,6 +39,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	d.register(fs, "")
 	results := fs.String("results", "results.json", "with -split: the results file to write")
 	batch := fs.Int("batch", 8, "with -split: batch size")
+	timeout := fs.Duration("timeout", 0, "give up on an image URL whose server sends nothing for this long (0: 30s to connect, 60s otherwise)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -49,6 +52,27 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if (*imagePath == "") == (d.split == "") {
 		return errors.New("give -image and -question, or -split")
+	}
+	// The inputs are checked before the model is loaded, so that a mistake
+	// shows at once.
+	var img imageproc.RGB
+	if d.split != "" {
+		root, err := dataRoot(d.root)
+		if err != nil {
+			return err
+		}
+		if err := safefile.NotInput(*results, append(modelFiles(*modelRef), vqav2.QuestionsPath(root, d.split))...); err != nil {
+			return err
+		}
+	} else {
+		if err := predict.CheckQuestion(*question); err != nil {
+			return fmt.Errorf("-question: %w", err)
+		}
+		client := httptimeout.Client(httptimeout.Timeouts{Connect: *timeout, Header: *timeout, Idle: *timeout})
+		var err error
+		if img, err = predict.LoadImage(ctx, client, *imagePath); err != nil {
+			return err
+		}
 	}
 	m, _, err := train.Load(*modelRef, nil, 0)
 	if err != nil {
@@ -70,13 +94,6 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer pred.Close()
 	if d.split != "" {
 		return predictSplit(ctx, pred, m, d, *batch, *results, stdout)
-	}
-	if *question == "" {
-		return errors.New("-question is empty")
-	}
-	img, err := predict.LoadImage(ctx, http.DefaultClient, *imagePath)
-	if err != nil {
-		return err
 	}
 	p, err := pred.Predict(img, *question, *top)
 	if err != nil {
@@ -132,7 +149,11 @@ func predictSplit(ctx context.Context, pred *predict.Predictor, m *train.Model, 
 	if err := vqav2.WriteResults(results, answers); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d answers written to %s\n", len(answers), results)
+	fmt.Fprintf(stdout, "%d answers written to %s", len(answers), results)
+	if skipped := ds.Skipped + ds.Len() - len(answers); skipped > 0 {
+		fmt.Fprintf(stdout, " (%d questions skipped: image missing or broken)", skipped)
+	}
+	fmt.Fprintln(stdout)
 	return nil
 }
 

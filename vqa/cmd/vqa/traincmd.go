@@ -293,6 +293,13 @@ func evaluateSplit(ctx context.Context, pred *predict.Predictor, root string, d 
 	if err != nil {
 		return evaluate.Report{}, nil, err
 	}
+	skipped := ds.Skipped
+	if d.skipBroken {
+		var broken int
+		anns, broken = evaluate.Answered(anns, answers)
+		skipped += broken
+	}
 	rep, err := evaluate.Compare(anns, answers, majority)
+	rep.Skipped = skipped
 	return rep, answers, err
 }
