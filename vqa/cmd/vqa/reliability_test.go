@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -258,4 +259,19 @@ func TestDownloadLocked(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "is in use by vqa download of val2014") {
 		t.Errorf("second download: code %d, stderr %q", code, stderr)
 	}
+}
+
+// TestPanicBecomesError: a command that panics gives an error line, not a
+// stack trace.
+func TestPanicBecomesError(t *testing.T) {
+	var stderr bytes.Buffer
+	err := runCommand(context.Background(), func(context.Context, []string, io.Writer, io.Writer) error {
+		var m map[string]int
+		m["x"] = 1 // a nil-map write: a runtime panic
+		return nil
+	}, nil, io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "internal error") || !strings.Contains(err.Error(), "nil map") {
+		t.Errorf("panicking command: error %v, want an internal error naming the panic", err)
+	}
+	noTrace(t, stderr.String())
 }
