@@ -9,8 +9,6 @@ import (
 	_ "image/gif"  // GIF decoder
 	_ "image/jpeg" // JPEG decoder
 	_ "image/png"  // PNG decoder
-	"io"
-	"os"
 
 	_ "golang.org/x/image/bmp"  // BMP decoder
 	_ "golang.org/x/image/webp" // WebP decoder
@@ -51,42 +49,15 @@ const MaxFileBytes = 50 << 20
 // at most MaxFileBytes are read: a folder, a device such as /dev/zero or a
 // named pipe is refused before it is opened.
 func Decode(path string, opts ...Option) (RGB, error) {
-	data, err := readFile(path)
+	data, err := safefile.ReadFile(path, MaxFileBytes)
 	if err != nil {
-		return RGB{}, err
+		return RGB{}, fmt.Errorf("imageproc: %w", err)
 	}
 	img, err := DecodeBytes(data, opts...)
 	if err != nil {
 		return RGB{}, fmt.Errorf("imageproc: %s: %w", path, err)
 	}
 	return img, nil
-}
-
-// readFile reads the image file at path, bounded by MaxFileBytes.
-func readFile(path string) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("imageproc: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("imageproc: %s is %s, not an image file", path, safefile.Kind(st.Mode()))
-	}
-	if st.Size() > MaxFileBytes {
-		return nil, fmt.Errorf("imageproc: %s has %d bytes, more than the %d an image file may have", path, st.Size(), MaxFileBytes)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("imageproc: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("imageproc: reading %s: %w", path, err)
-	}
-	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("imageproc: %s grew past %d bytes while being read", path, MaxFileBytes)
-	}
-	return data, nil
 }
 
 // DecodeBytes is [Decode] on the contents of an image file. Its errors do

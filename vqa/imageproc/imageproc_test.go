@@ -155,10 +155,10 @@ func TestDecodeRefusesHostileFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]string{
-		"/dev/zero": "is a character device, not an image file",
-		fifo:        "is a named pipe, not an image file",
-		dir:         "is a folder, not an image file",
-		huge:        "more than the 52428800 an image file may have",
+		"/dev/zero": "is a character device, not a regular file",
+		fifo:        "is a named pipe, not a regular file",
+		dir:         "is a folder, not a regular file",
+		huge:        "more than the 52428800 allowed",
 	} {
 		done := make(chan error, 1)
 		go func() { _, err := Decode(path); done <- err }()

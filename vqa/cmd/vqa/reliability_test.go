@@ -173,8 +173,8 @@ func TestPredictHostileInputs(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-image", "/dev/zero", "-question", "what is it?"}, "/dev/zero is a character device, not an image file"},
-		{[]string{"-image", t.TempDir(), "-question", "what is it?"}, "is a folder, not an image file"},
+		{[]string{"-image", "/dev/zero", "-question", "what is it?"}, "/dev/zero is a character device, not a regular file"},
+		{[]string{"-image", t.TempDir(), "-question", "what is it?"}, "is a folder, not a regular file"},
 		{[]string{"-image", cat, "-question", "   "}, "-question: the question is empty (or only spaces)"},
 	} {
 		code, _, stderr := runCLI(t, append([]string{"predict"}, c.args...)...)
