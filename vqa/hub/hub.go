@@ -8,7 +8,9 @@
 // in the snapshot folder (as huggingface_hub does where symbolic links are
 // not available), through package download: resumable, and bounded in time
 // (connecting, response headers, and every wait for more bytes), so that a
-// stalled Hub or mirror gives a clear error instead of a hang. Environment
+// stalled Hub or mirror gives a clear error instead of a hang. While it
+// downloads, a process locks the repository's cache folder (package
+// fslock): a second one downloading the same model fails at once. Environment
 // variables, as in Python:
 //
 //   - HF_HUB_CACHE (or HUGGINGFACE_HUB_CACHE): the cache folder; default
@@ -41,6 +43,7 @@ import (
 	"time"
 
 	"github.com/vilt-go/workbook/vqa/download"
+	"github.com/vilt-go/workbook/vqa/internal/fslock"
 	"github.com/vilt-go/workbook/vqa/internal/httptimeout"
 	"github.com/vilt-go/workbook/vqa/internal/safefile"
 )
@@ -137,6 +140,12 @@ func fetch(cache, repoDir, id, revision string, files []string) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("downloading %s@%s from %s (set HF_HUB_OFFLINE=1 to use only the cache in %s): %w", id, revision, endpoint, cache, err)
 	}
+	// Two processes must not write the same partial files.
+	lock, err := fslock.Acquire(repoDir, "a download of "+id)
+	if err != nil {
+		return "", fmt.Errorf("downloading %s@%s: %w", id, revision, err)
+	}
+	defer lock.Release()
 	snapshot := filepath.Join(repoDir, "snapshots", commit)
 	f := &download.Fetcher{Client: client, Retries: 2, RetryWait: time.Second}
 	if token != "" {

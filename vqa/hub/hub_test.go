@@ -2,6 +2,7 @@ package hub
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vilt-go/workbook/vqa/internal/fslock"
 )
 
 const (
@@ -351,5 +354,26 @@ func TestDownloadSilentHubFails(t *testing.T) {
 	t.Setenv("HF_HUB_DOWNLOAD_TIMEOUT", "soon")
 	if _, err := Resolve("org/name", "main", "config.json"); err == nil || !strings.Contains(err.Error(), "HF_HUB_DOWNLOAD_TIMEOUT") {
 		t.Errorf("a bad HF_HUB_DOWNLOAD_TIMEOUT: error %v", err)
+	}
+}
+
+// TestDownloadLocked: while another process downloads the same model into
+// the cache, Resolve fails at once instead of writing the same files.
+func TestDownloadLocked(t *testing.T) {
+	cache := isolate(t)
+	srv := fakeHub(t, "secret", map[string]string{"config.json": "{}"})
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	t.Setenv("HF_TOKEN", "secret")
+	held, err := fslock.Acquire(filepath.Join(cache, "models--org--name"), "a download of org/name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Resolve("org/name", "refs/pr/4", "config.json")
+	if !errors.Is(err, fslock.ErrLocked) || !strings.Contains(err.Error(), "in use by a download of org/name") {
+		t.Fatalf("while locked: %v, want ErrLocked naming the other download", err)
+	}
+	held.Release()
+	if _, err := Resolve("org/name", "refs/pr/4", "config.json"); err != nil {
+		t.Fatalf("after the other download ended: %v", err)
 	}
 }
