@@ -129,6 +129,13 @@ func TestEvalSkipBrokenAndMissing(t *testing.T) {
 	if want := "skipped: image missing or broken"; code != 0 || !strings.Contains(stdout, want) {
 		t.Errorf("text report: code %d, lacks %q:\n%s", code, want, stdout)
 	}
+	// predict -split writes the answers it has and says how many it skipped.
+	results := filepath.Join(t.TempDir(), "results.json")
+	code, stdout, stderr = runCLI(t, "predict", "-model", tinyModel(t), "-data", root, "-split", "val2014", "-limit", fmt.Sprint(n),
+		"-image-size", "64", "-skip-broken", "-skip-missing", "-results", results)
+	if want := fmt.Sprintf("%d answers written to %s (%d questions skipped: image missing or broken)", n-broken-missing, results, broken+missing); code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("predict -split -skip-broken -skip-missing: code %d, stdout %q, want %q\n%s", code, stdout, want, stderr)
+	}
 	// Without the flags, each problem is an error naming its flag.
 	code, _, stderr = runCLI(t, append(args, "-skip-broken")...)
 	if code != 1 || !strings.Contains(stderr, "-skip-missing") {
