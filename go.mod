@@ -5,7 +5,6 @@ go 1.26.5
 require (
 	github.com/gofrs/flock v0.13.0
 	github.com/gomlx/compute v0.1.2
-	github.com/gomlx/go-huggingface v0.4.0
 	github.com/gomlx/go-xla v0.4.1
 	github.com/gomlx/gomlx v0.28.2
 	github.com/janpfeifer/gonb v0.11.4

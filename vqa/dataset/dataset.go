@@ -88,8 +88,13 @@ func Load(root, split string, labels vqav2.LabelMap, p *processor.Processor, o O
 
 // FromExamples is [Load] on examples already read: questions joined with
 // their annotations, or questions alone (zero Annotation: an all-zero
-// target), e.g. to predict answers for a test split.
+// target), e.g. to predict answers for a test split. No examples, or none
+// left once the missing images are skipped, is an error naming the
+// questions file or the image folder.
 func FromExamples(root, split string, exs []vqav2.Example, labels vqav2.LabelMap, p *processor.Processor, o Options) (*Dataset, error) {
+	if len(exs) == 0 {
+		return nil, fmt.Errorf("dataset: split %s: no questions (%s holds an empty questions list)", split, vqav2.QuestionsPath(root, split))
+	}
 	if labels.Len() == 0 {
 		return nil, errors.New("dataset: empty label map")
 	}
@@ -110,11 +115,14 @@ func FromExamples(root, split string, exs []vqav2.Example, labels vqav2.LabelMap
 				d.Skipped++
 				continue
 			}
-			return nil, fmt.Errorf("dataset: question %d: image %d: %w (use SkipMissing to skip such questions)", ex.QuestionID, ex.ImageID, err)
+			return nil, fmt.Errorf("dataset: question %d: image %d: %w (flag -skip-missing, Options.SkipMissing, skips such questions)", ex.QuestionID, ex.ImageID, err)
 		}
 		ls, ss, unknown := vqav2.Targets(ex.Annotation.Answers, labels.Label2ID, o.Scoring)
 		d.UnknownAnswers += unknown
 		d.Records = append(d.Records, Record{Example: ex, ImagePath: path, Labels: ls, Scores: ss})
+	}
+	if len(d.Records) == 0 {
+		return nil, fmt.Errorf("dataset: split %s: the images of all %d questions are missing from %s", split, d.Skipped, vqav2.ImageDir(root, split))
 	}
 	return d, nil
 }

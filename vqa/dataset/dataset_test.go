@@ -72,7 +72,7 @@ func writeLayout(t testing.TB, qs []question) string {
 		Confidence string `json:"answer_confidence"`
 		ID         int    `json:"answer_id"`
 	}
-	var qrecs, arecs []map[string]any
+	qrecs, arecs := []map[string]any{}, []map[string]any{}
 	for i, q := range qs {
 		qid := q.imageID*1000 + int64(i)
 		qrecs = append(qrecs, map[string]any{"image_id": q.imageID, "question": q.text, "question_id": qid})
@@ -164,8 +164,8 @@ func TestMissingImage(t *testing.T) {
 	root := writeLayout(t, testQuestions)
 	os.Remove(vqav2.ImagePath(root, "val2014", 2))
 	_, err := Load(root, "val2014", testLabels(t), testProcessor(t), Options{})
-	if err == nil || !strings.Contains(err.Error(), "COCO_val2014_000000000002.jpg") {
-		t.Fatalf("missing image: got %v, want an error naming the file", err)
+	if err == nil || !strings.Contains(err.Error(), "COCO_val2014_000000000002.jpg") || !strings.Contains(err.Error(), "-skip-missing") {
+		t.Fatalf("missing image: got %v, want an error naming the file and the flag -skip-missing", err)
 	}
 	ds, err := Load(root, "val2014", testLabels(t), testProcessor(t), Options{SkipMissing: true})
 	if err != nil {
@@ -173,6 +173,25 @@ func TestMissingImage(t *testing.T) {
 	}
 	if ds.Skipped != 2 || ds.Len() != len(testQuestions)-2 {
 		t.Errorf("SkipMissing: skipped %d kept %d, want 2 and %d", ds.Skipped, ds.Len(), len(testQuestions)-2)
+	}
+}
+
+// TestEmptyQuestionsNamesFile: an empty questions list, or one whose images
+// are all missing, is an error naming the file or the image folder (not
+// "no examples to load" later).
+func TestEmptyQuestionsNamesFile(t *testing.T) {
+	root := writeLayout(t, nil)
+	_, err := Load(root, "val2014", testLabels(t), testProcessor(t), Options{})
+	if path := vqav2.QuestionsPath(root, "val2014"); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("empty questions list: %v, want an error naming %s", err, path)
+	}
+	root = writeLayout(t, testQuestions)
+	if err := os.RemoveAll(vqav2.ImageDir(root, "val2014")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(root, "val2014", testLabels(t), testProcessor(t), Options{SkipMissing: true})
+	if dir := vqav2.ImageDir(root, "val2014"); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Errorf("every image missing: %v, want an error naming %s", err, dir)
 	}
 }
 

@@ -623,3 +623,28 @@ func TestSplitLocked(t *testing.T) {
 		t.Fatalf("after the first one ended: %v", err)
 	}
 }
+
+// TestFetchInterruptedSaysResume: an interrupted transfer (Ctrl-C) keeps
+// its partial file and says that running again resumes it.
+func TestFetchInterruptedSaysResume(t *testing.T) {
+	data := randomBytes(100_000, 13)
+	srv := newServer(t, map[string][]byte{"a.zip": data})
+	srv.stallAfter = 30_000
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	dest := filepath.Join(t.TempDir(), "a.zip")
+	f := &Fetcher{Client: srv.httptestS.Client(), Retries: 3, RetryWait: time.Millisecond}
+	err := f.Fetch(ctx, Remote{URL: srv.url("a.zip")}, dest)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "running again resumes it") {
+		t.Fatalf("interrupted: %v, want a cancellation saying that running again resumes", err)
+	}
+	if st, err := os.Stat(dest + ".part"); err != nil || st.Size() != 30_000 {
+		t.Fatalf("partial file after the interruption: %v, want 30000 bytes kept", err)
+	}
+	if err := f.Fetch(context.Background(), Remote{URL: srv.url("a.zip")}, dest); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dest); !bytes.Equal(got, data) {
+		t.Fatal("resumed file differs")
+	}
+}

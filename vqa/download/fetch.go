@@ -98,6 +98,9 @@ func (f *Fetcher) Fetch(ctx context.Context, r Remote, path string) error {
 			os.Remove(path + ".part" + validatorSuffix)
 			return fmt.Errorf("downloading %s to %s: %w (partial file removed)", r.URL, path, err)
 		}
+		if _, serr := os.Stat(path + ".part"); serr == nil && !errors.Is(err, errPermanent) {
+			return fmt.Errorf("downloading %s to %s: %w (the partial file %s.part is kept: running again resumes it)", r.URL, path, err, path)
+		}
 		return fmt.Errorf("downloading %s to %s: %w", r.URL, path, err)
 	}
 	if err := verify(path+".part", r); err != nil {

@@ -38,6 +38,9 @@ type Scores struct {
 type Report struct {
 	// N is the number of questions scored.
 	N int `json:"n"`
+	// Skipped is the number of questions left out, unscored, because their
+	// image was missing or broken (flags -skip-missing, -skip-broken).
+	Skipped int `json:"skipped"`
 	// QuestionTypes counts the scored questions per question type.
 	QuestionTypes map[string]int `json:"question_types"`
 	// Model scores the predictions.
@@ -92,6 +95,19 @@ func Compare(anns []vqav2.Annotation, preds map[int64]string, baselineAnswer str
 	}, nil
 }
 
+// Answered returns the annotations of anns whose question preds answers,
+// and how many were left out: with broken images skipped, only the
+// remaining questions can be scored.
+func Answered(anns []vqav2.Annotation, preds map[int64]string) (kept []vqav2.Annotation, skipped int) {
+	kept = make([]vqav2.Annotation, 0, len(anns))
+	for _, a := range anns {
+		if _, ok := preds[a.QuestionID]; ok {
+			kept = append(kept, a)
+		}
+	}
+	return kept, len(anns) - len(kept)
+}
+
 // scores keeps the accuracies of a vqaeval summary.
 func scores(s vqaeval.Summary) Scores {
 	return Scores{Overall: s.Overall, PerAnswerType: s.PerAnswerType, PerQuestionType: s.PerQuestionType}
@@ -133,7 +149,11 @@ func ScoreFile(annotationsPath, resultsPath, baselineFrom string) (Report, error
 func (r Report) WriteText(w io.Writer) error {
 	types := slices.Sorted(maps.Keys(r.Model.PerAnswerType))
 	var b strings.Builder
-	fmt.Fprintf(&b, "VQA accuracy (%%) on %d questions\n%-24s %8s", r.N, "", "overall")
+	fmt.Fprintf(&b, "VQA accuracy (%%) on %d questions", r.N)
+	if r.Skipped > 0 {
+		fmt.Fprintf(&b, " (%d skipped: image missing or broken)", r.Skipped)
+	}
+	fmt.Fprintf(&b, "\n%-24s %8s", "", "overall")
 	for _, t := range types {
 		fmt.Fprintf(&b, " %8s", t)
 	}

@@ -90,6 +90,29 @@ func TestCompareNeedsEveryQuestion(t *testing.T) {
 	}
 }
 
+// TestAnsweredScoresTheRest: with a question skipped (its image broken),
+// the others are scored and the skipped one is counted and reported.
+func TestAnsweredScoresTheRest(t *testing.T) {
+	anns, preds := fixture()
+	delete(preds, 3000) // the "blue" (0%) answer: the rest scores 90
+	kept, skipped := Answered(anns, preds)
+	if len(kept) != 4 || skipped != 1 {
+		t.Fatalf("Answered kept %d, skipped %d; want 4 and 1", len(kept), skipped)
+	}
+	r, err := Compare(kept, preds, "yes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Skipped = skipped
+	if r.N != 4 || !near(r.Model.Overall, 90) {
+		t.Errorf("N %d, overall %v; want 4 questions at 90", r.N, r.Model.Overall)
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil || !strings.Contains(text.String(), "on 4 questions (1 skipped: image missing or broken)") {
+		t.Errorf("text report does not say how many were skipped:\n%s", text.String())
+	}
+}
+
 func TestMajorityAnswerTies(t *testing.T) {
 	anns := []vqav2.Annotation{{MultipleChoiceAnswer: "no"}, {MultipleChoiceAnswer: "2"}}
 	if got, _ := MajorityAnswer(anns); got != "2" {

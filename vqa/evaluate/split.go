@@ -12,7 +12,9 @@ import (
 // returned, by question id) against the majority baseline, whose answer is
 // taken from the train2014 annotations next to the split when they exist
 // (else from the split itself). lo sets the batching (no shuffling is
-// done).
+// done); with lo.SkipBroken the questions whose image could not be decoded
+// are left out of the scores, and Report.Skipped counts them with the
+// questions whose image was missing.
 func Split(ctx context.Context, pred *predict.Predictor, ds *dataset.Dataset, lo dataset.LoaderOptions) (Report, map[int64]string, error) {
 	answers, err := pred.Dataset(ctx, ds, lo)
 	if err != nil {
@@ -32,6 +34,13 @@ func Split(ctx context.Context, pred *predict.Predictor, ds *dataset.Dataset, lo
 	if err != nil {
 		return Report{}, nil, err
 	}
+	skipped := ds.Skipped
+	if lo.SkipBroken {
+		var broken int
+		anns, broken = Answered(anns, answers)
+		skipped += broken
+	}
 	rep, err := Compare(anns, answers, majority)
+	rep.Skipped = skipped
 	return rep, answers, err
 }

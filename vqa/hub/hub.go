@@ -4,8 +4,14 @@
 // Hub files live in the standard HuggingFace cache shared with Python
 // (huggingface_hub): <cache>/models--<org>--<name>/snapshots/<commit>/...,
 // with refs/<revision> holding the commit of a branch or pull request and
-// blobs/ holding the content. Downloads go through go-huggingface's hub
-// client. Environment variables, as in Python:
+// blobs/ holding the content. Downloaded files are stored as regular files
+// in the snapshot folder (as huggingface_hub does where symbolic links are
+// not available), through package download: resumable, and bounded in time
+// (connecting, response headers, and every wait for more bytes), so that a
+// stalled Hub or mirror gives a clear error instead of a hang. While it
+// downloads, a process locks the repository's cache folder (package
+// fslock): a second one downloading the same model fails at once. Environment
+// variables, as in Python:
 //
 //   - HF_HUB_CACHE (or HUGGINGFACE_HUB_CACHE): the cache folder; default
 //     $HF_HOME/hub, with HF_HOME defaulting to $XDG_CACHE_HOME/huggingface
@@ -15,10 +21,14 @@
 //   - HF_TOKEN, else the token file $HF_TOKEN_PATH or $HF_HOME/token: the
 //     access token for gated or private repositories.
 //   - HF_ENDPOINT: the Hub URL (default https://huggingface.co).
+//   - HF_HUB_DOWNLOAD_TIMEOUT: seconds (a decimal number) allowed for
+//     connecting, for the response headers, and for each wait for more
+//     bytes of a file (default: the httptimeout defaults).
 package hub
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,10 +38,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
-	gohub "github.com/gomlx/go-huggingface/hub"
+	"github.com/vilt-go/workbook/vqa/download"
+	"github.com/vilt-go/workbook/vqa/internal/fslock"
+	"github.com/vilt-go/workbook/vqa/internal/httptimeout"
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 )
 
 // DefaultRevision is the branch used when no revision is given.
@@ -101,48 +115,54 @@ func Resolve(dirOrID, revision string, files ...string) (dir string, err error) 
 		return "", fmt.Errorf("%s is no local folder, and HF_HUB_OFFLINE is set while Hub model %s@%s is not fully cached in %s (%s): missing %s",
 			dirOrID, dirOrID, revision, cache, where, strings.Join(missing, ", "))
 	}
-	dir, err = download(cache, repoDir, dirOrID, revision, files)
+	dir, err = fetch(cache, repoDir, dirOrID, revision, files)
 	if err != nil {
 		return "", fmt.Errorf("%s is no local folder, and as a Hub model: %w", dirOrID, err)
 	}
 	return dir, nil
 }
 
-// download fetches files with go-huggingface and records the revision's
-// commit in refs/, as huggingface_hub does.
-func download(cache, repoDir, id, revision string, files []string) (string, error) {
+// fetch downloads files into the snapshot of the revision's commit and
+// records the commit in refs/, as huggingface_hub does.
+func fetch(cache, repoDir, id, revision string, files []string) (string, error) {
 	endpoint := strings.TrimSuffix(os.Getenv("HF_ENDPOINT"), "/")
 	if endpoint == "" {
 		endpoint = "https://huggingface.co"
 	}
+	timeouts, err := Timeouts()
+	if err != nil {
+		return "", err
+	}
+	client := httptimeout.Client(timeouts)
 	token := Token()
 	// Python escapes the revision in API paths ("refs/pr/4" -> "refs%2Fpr%2F4").
-	escRev := url.PathEscape(revision)
-	if err := probe(endpoint, id, escRev, token); err != nil {
+	commit, err := probe(client, endpoint, id, url.PathEscape(revision), token)
+	if err != nil {
 		return "", fmt.Errorf("downloading %s@%s from %s (set HF_HUB_OFFLINE=1 to use only the cache in %s): %w", id, revision, endpoint, cache, err)
 	}
-	repo := gohub.New(id).WithEndpoint(endpoint).WithCacheDir(cache).WithRevision(escRev).WithAuth(token).WithProgressBar(false)
-	repo.Verbosity = 0
-	// One file per call: go-huggingface v0.4.0 updates its download counters
-	// from concurrent goroutines without a lock (a data race) when one call
-	// fetches several files.
-	paths := make([]string, len(files))
-	for i, f := range files {
-		p, err := repo.DownloadFile(f)
-		if err != nil {
-			return "", fmt.Errorf("downloading %s from %s@%s (%s) into %s: %w", f, id, revision, endpoint, cache, err)
-		}
-		paths[i] = p
+	// Two processes must not write the same partial files.
+	lock, err := fslock.Acquire(repoDir, "a download of "+id)
+	if err != nil {
+		return "", fmt.Errorf("downloading %s@%s: %w", id, revision, err)
 	}
-	info := repo.Info()
-	if info == nil || !commitPattern.MatchString(info.CommitHash) {
-		return "", fmt.Errorf("downloading %s@%s: the Hub gave no valid commit hash", id, revision)
-	}
-	commit := info.CommitHash
+	defer lock.Release()
 	snapshot := filepath.Join(repoDir, "snapshots", commit)
-	for i, p := range paths {
-		if filepath.Clean(p) != filepath.Join(snapshot, filepath.FromSlash(files[i])) {
-			return "", fmt.Errorf("downloading %s@%s: %s landed at %s, outside snapshot %s", id, revision, files[i], p, snapshot)
+	f := &download.Fetcher{Client: client, Retries: 2, RetryWait: time.Second}
+	if token != "" {
+		f.Header = http.Header{"Authorization": {"Bearer " + token}}
+	}
+	for _, name := range missingFiles(snapshot, files) {
+		dest := filepath.Join(snapshot, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+			return "", fmt.Errorf("downloading %s from %s@%s: %w", name, id, revision, err)
+		}
+		var escaped []string
+		for _, part := range strings.Split(name, "/") {
+			escaped = append(escaped, url.PathEscape(part))
+		}
+		u := endpoint + "/" + id + "/resolve/" + commit + "/" + strings.Join(escaped, "/")
+		if err := f.Fetch(context.Background(), download.Remote{URL: u}, dest); err != nil {
+			return "", fmt.Errorf("downloading %s from %s@%s (%s) into %s: %w", name, id, revision, endpoint, cache, err)
 		}
 	}
 	if missing := missingFiles(snapshot, files); len(missing) > 0 {
@@ -153,41 +173,67 @@ func download(cache, repoDir, id, revision string, files []string) (string, erro
 		if err := os.MkdirAll(filepath.Dir(ref), 0o755); err != nil {
 			return "", fmt.Errorf("recording %s@%s: %w", id, revision, err)
 		}
-		if err := os.WriteFile(ref, []byte(commit), 0o644); err != nil {
+		if err := safefile.WriteFile(ref, []byte(commit), 0o644); err != nil {
 			return "", fmt.Errorf("recording %s@%s: %w", id, revision, err)
 		}
 	}
 	return snapshot, nil
 }
 
-// probe asks the Hub for the revision's info with a short timeout, turning
-// an unreachable network or an unknown repository into a quick clear error.
-func probe(endpoint, id, escRev, token string) error {
+// Timeouts returns the bounds of every request to the Hub:
+// HF_HUB_DOWNLOAD_TIMEOUT seconds for each phase when set, else the
+// httptimeout defaults.
+func Timeouts() (httptimeout.Timeouts, error) {
+	v := strings.TrimSpace(os.Getenv("HF_HUB_DOWNLOAD_TIMEOUT"))
+	if v == "" {
+		return httptimeout.Timeouts{}, nil
+	}
+	secs, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(secs > 0) || secs > 1e6 {
+		return httptimeout.Timeouts{}, fmt.Errorf("HF_HUB_DOWNLOAD_TIMEOUT=%q: want a number of seconds > 0, e.g. 30", v)
+	}
+	d := time.Duration(secs * float64(time.Second))
+	return httptimeout.Timeouts{Connect: d, Header: d, Idle: d}, nil
+}
+
+// probe asks the Hub for the revision's info, with at most ProbeTimeout in
+// all, turning an unreachable network or an unknown repository into a
+// quick clear error, and returns the revision's commit hash.
+func probe(client *http.Client, endpoint, id, escRev, token string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ProbeTimeout)
 	defer cancel()
 	u := endpoint + "/api/models/" + id + "/revision/" + escRev
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("Hub unreachable: %w", err)
+		return "", fmt.Errorf("Hub unreachable: %w", err)
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	switch {
-	case resp.StatusCode == http.StatusOK:
-		return nil
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return fmt.Errorf("%s: %s (private or gated repository? set HF_TOKEN)", u, resp.Status)
-	case resp.StatusCode == http.StatusNotFound:
-		return fmt.Errorf("%s: %s (unknown repository or revision)", u, resp.Status)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return "", fmt.Errorf("%s: reading the answer: %w", u, err)
 	}
-	return fmt.Errorf("%s: %s", u, resp.Status)
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return "", fmt.Errorf("%s: %s (private or gated repository? set HF_TOKEN)", u, resp.Status)
+	case resp.StatusCode == http.StatusNotFound:
+		return "", fmt.Errorf("%s: %s (unknown repository or revision)", u, resp.Status)
+	case resp.StatusCode != http.StatusOK:
+		return "", fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	var info struct {
+		SHA string `json:"sha"`
+	}
+	if err := json.Unmarshal(body, &info); err != nil || !commitPattern.MatchString(info.SHA) {
+		return "", fmt.Errorf("%s: the answer has no valid commit hash in \"sha\" (want 40 hex digits; JSON error: %v)", u, err)
+	}
+	return info.SHA, nil
 }
 
 // cachedSnapshot returns the snapshot folder of revision when the cache

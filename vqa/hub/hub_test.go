@@ -2,13 +2,19 @@ package hub
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/vilt-go/workbook/vqa/internal/fslock"
 )
 
 const (
@@ -255,5 +261,119 @@ func TestToken(t *testing.T) {
 	t.Setenv("HF_TOKEN", "from-env")
 	if got := Token(); got != "from-env" {
 		t.Errorf("HF_TOKEN: %q", got)
+	}
+}
+
+// stallingHub answers the revision probe like huggingface.co, then serves
+// model.safetensors by sending its headers and half of it, and stalling
+// until the client gives up; later requests get the file (resumed with a
+// Range when asked). With silent, no file request ever gets an answer. It
+// returns the number of file requests so far.
+func stallingHub(t *testing.T, content string, silent bool) func() int {
+	var mu sync.Mutex
+	requests := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.EscapedPath(); p {
+		case "/api/models/org/name/revision/main":
+			json.NewEncoder(w).Encode(map[string]any{"id": "org/name", "sha": commitMain})
+		case "/org/name/resolve/" + commitMain + "/model.safetensors":
+			mu.Lock()
+			requests++
+			first := requests == 1
+			mu.Unlock()
+			if silent {
+				<-r.Context().Done()
+				return
+			}
+			if first {
+				w.Header().Set("Content-Length", fmt.Sprint(len(content)))
+				w.Header().Set("ETag", `"v1"`)
+				w.Write([]byte(content[:len(content)/2]))
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+				return
+			}
+			w.Header().Set("ETag", `"v1"`)
+			http.ServeContent(w, r, "", time.Time{}, strings.NewReader(content))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	return func() int { mu.Lock(); defer mu.Unlock(); return requests }
+}
+
+// resolveWithin runs Resolve and fails the test if it hangs.
+func resolveWithin(t *testing.T, files ...string) (string, error) {
+	t.Helper()
+	type result struct {
+		dir string
+		err error
+	}
+	c := make(chan result, 1)
+	go func() { d, err := Resolve("org/name", "main", files...); c <- result{d, err} }()
+	select {
+	case r := <-c:
+		return r.dir, r.err
+	case <-time.After(20 * time.Second):
+		t.Fatal("Resolve still waiting on a stalled Hub after 20 s")
+		return "", nil
+	}
+}
+
+// TestDownloadStallResumes: the Hub sends half a file and stalls; with
+// HF_HUB_DOWNLOAD_TIMEOUT the transfer is given up and resumed.
+func TestDownloadStallResumes(t *testing.T) {
+	isolate(t)
+	content := strings.Repeat("weights!", 10_000)
+	requests := stallingHub(t, content, false)
+	t.Setenv("HF_HUB_DOWNLOAD_TIMEOUT", "0.3")
+	dir, err := resolveWithin(t, "model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "model.safetensors")); err != nil || string(b) != content {
+		t.Fatalf("downloaded %d bytes (%v), want %d", len(b), err, len(content))
+	}
+	if n := requests(); n != 2 {
+		t.Errorf("%d file requests, want 2 (the stalled one and its resumption)", n)
+	}
+}
+
+// TestDownloadSilentHubFails: the Hub accepts the file requests and never
+// answers; Resolve fails with an error naming the timeout and the file.
+func TestDownloadSilentHubFails(t *testing.T) {
+	isolate(t)
+	stallingHub(t, "x", true)
+	t.Setenv("HF_HUB_DOWNLOAD_TIMEOUT", "0.3")
+	_, err := resolveWithin(t, "model.safetensors")
+	if err == nil || !strings.Contains(err.Error(), "sent no response headers within 300ms") || !strings.Contains(err.Error(), "model.safetensors") {
+		t.Fatalf("error %v, want a response-header timeout naming the file", err)
+	}
+	t.Setenv("HF_HUB_DOWNLOAD_TIMEOUT", "soon")
+	if _, err := Resolve("org/name", "main", "config.json"); err == nil || !strings.Contains(err.Error(), "HF_HUB_DOWNLOAD_TIMEOUT") {
+		t.Errorf("a bad HF_HUB_DOWNLOAD_TIMEOUT: error %v", err)
+	}
+}
+
+// TestDownloadLocked: while another process downloads the same model into
+// the cache, Resolve fails at once instead of writing the same files.
+func TestDownloadLocked(t *testing.T) {
+	cache := isolate(t)
+	srv := fakeHub(t, "secret", map[string]string{"config.json": "{}"})
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	t.Setenv("HF_TOKEN", "secret")
+	held, err := fslock.Acquire(filepath.Join(cache, "models--org--name"), "a download of org/name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Resolve("org/name", "refs/pr/4", "config.json")
+	if !errors.Is(err, fslock.ErrLocked) || !strings.Contains(err.Error(), "in use by a download of org/name") {
+		t.Fatalf("while locked: %v, want ErrLocked naming the other download", err)
+	}
+	held.Release()
+	if _, err := Resolve("org/name", "refs/pr/4", "config.json"); err != nil {
+		t.Fatalf("after the other download ended: %v", err)
 	}
 }

@@ -9,10 +9,11 @@ import (
 	_ "image/gif"  // GIF decoder
 	_ "image/jpeg" // JPEG decoder
 	_ "image/png"  // PNG decoder
-	"os"
 
 	_ "golang.org/x/image/bmp"  // BMP decoder
 	_ "golang.org/x/image/webp" // WebP decoder
+
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 )
 
 // DefaultMaxPixels is the default pixel budget of [Decode]: Pillow's
@@ -38,10 +39,17 @@ func WithMaxPixels(n int64) Option { return func(o *decodeOptions) { o.maxPixels
 // walk-through's PIL.Image.open.
 func WithEXIFOrientation(apply bool) Option { return func(o *decodeOptions) { o.applyEXIF = apply } }
 
+// MaxFileBytes bounds the size of an image file read by [Decode] (and of an
+// image downloaded by predict.LoadImage): larger inputs are refused before
+// they are read into memory. COCO images are well under 1 MB.
+const MaxFileBytes = 50 << 20
+
 // Decode reads an image file (JPEG, PNG, GIF, BMP or WebP) and converts it
-// to RGB like PIL's Image.open(path).convert("RGB").
+// to RGB like PIL's Image.open(path).convert("RGB"). Only regular files of
+// at most MaxFileBytes are read: a folder, a device such as /dev/zero or a
+// named pipe is refused before it is opened.
 func Decode(path string, opts ...Option) (RGB, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadFile(path, MaxFileBytes)
 	if err != nil {
 		return RGB{}, fmt.Errorf("imageproc: %w", err)
 	}

@@ -13,7 +13,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vilt-go/workbook/data"
 	"golang.org/x/image/bmp"
@@ -133,6 +135,41 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	if _, err := Decode(write(t, "ok.png", good), WithMaxPixels(64*48)); err != nil {
 		t.Errorf("an image exactly at the budget: %v", err)
+	}
+}
+
+// TestDecodeRefusesHostileFiles: a device that never ends (/dev/zero), a
+// named pipe nobody writes, a folder and a file over MaxFileBytes are all
+// refused at once with an error naming the path, without reading them.
+func TestDecodeRefusesHostileFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "pipe.png")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, "huge.png")
+	if err := os.WriteFile(huge, encodePNG(t, testImage(8, 8)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, MaxFileBytes+1); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/dev/zero": "is a character device, not a regular file",
+		fifo:        "is a named pipe, not a regular file",
+		dir:         "is a folder, not a regular file",
+		huge:        "more than the 52428800 allowed",
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := Decode(path); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), want) {
+				t.Errorf("Decode(%s) = %v, want an error saying %q", path, err, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Decode(%s) still reading after 5 s", path)
+		}
 	}
 }
 

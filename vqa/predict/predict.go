@@ -8,6 +8,7 @@ package predict
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -23,6 +24,7 @@ import (
 	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/hfmodel"
 	"github.com/vilt-go/workbook/vqa/imageproc"
+	"github.com/vilt-go/workbook/vqa/internal/httptimeout"
 	"github.com/vilt-go/workbook/vqa/processor"
 	"github.com/vilt-go/workbook/vqa/vilt"
 )
@@ -89,10 +91,15 @@ type Prediction struct {
 	Top []Answer `json:"top"`
 }
 
-// Predict answers question about img with the k best answers.
+// Predict answers question about img with the k best answers. An empty
+// question (or one of only spaces) is refused, and so is a model that
+// produces NaN scores.
 func (p *Predictor) Predict(img imageproc.RGB, question string, k int) (Prediction, error) {
 	if err := p.needHead(vilt.QuestionAnswering, "answering a question"); err != nil {
 		return Prediction{}, err
+	}
+	if err := CheckQuestion(question); err != nil {
+		return Prediction{}, fmt.Errorf("predict: %w", err)
 	}
 	enc, err := p.proc.EncodeRGB(img, question)
 	if err != nil {
@@ -151,10 +158,8 @@ func (p *Predictor) logits(in []*tensors.Tensor) (out outputs, err error) {
 		if err != nil {
 			return out, fmt.Errorf("predict: %w", err)
 		}
-		for _, v := range flat {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return out, fmt.Errorf("predict: the model produced %v: its weights are broken", v)
-			}
+		if err := checkScores(flat); err != nil {
+			return out, err
 		}
 		rows := make([][]float32, n)
 		per := len(flat) / n
@@ -168,6 +173,30 @@ func (p *Predictor) logits(in []*tensors.Tensor) (out outputs, err error) {
 		}
 	}
 	return out, nil
+}
+
+// CheckQuestion refuses a question that is empty or only spaces, as
+// [Predictor.Predict] does (callers can check before loading a model).
+func CheckQuestion(question string) error {
+	if strings.TrimSpace(question) == "" {
+		return errors.New("the question is empty (or only spaces): ask something about the image")
+	}
+	return nil
+}
+
+// checkScores returns an error when the logits hold a NaN or an infinity:
+// the model's weights are broken, and no answer can be trusted.
+func checkScores(logits []float32) error {
+	n := 0
+	for _, v := range logits {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			n++
+		}
+	}
+	if n > 0 {
+		return fmt.Errorf("predict: the model produced NaN or infinite values for %d of its %d scores: its weights are broken (retrain or reload it)", n, len(logits))
+	}
+	return nil
 }
 
 // top returns the k highest-scoring answers of one row of logits.
@@ -214,11 +243,13 @@ func (p *Predictor) Dataset(ctx context.Context, ds *dataset.Dataset, o dataset.
 	return answers, nil
 }
 
-// MaxImageBytes bounds an image downloaded by [LoadImage].
-const MaxImageBytes = 50 << 20
-
 // LoadImage reads an image from a file path or an http(s) URL (as figure
-// 20 does with requests.get) and decodes it to RGB.
+// 20 does with requests.get) and decodes it to RGB. Both are bounded by
+// imageproc.MaxFileBytes, and a path must name a regular file. A URL is
+// fetched with client (nil: a new one); unless client comes from
+// httptimeout.Client, its request gets the default bounds on connecting, the
+// response headers and each wait for more bytes, so that a server that
+// stalls gives an error instead of a hang.
 func LoadImage(ctx context.Context, client *http.Client, pathOrURL string) (imageproc.RGB, error) {
 	if !strings.HasPrefix(pathOrURL, "http://") && !strings.HasPrefix(pathOrURL, "https://") {
 		return imageproc.Decode(pathOrURL)
@@ -227,7 +258,7 @@ func LoadImage(ctx context.Context, client *http.Client, pathOrURL string) (imag
 	if err != nil {
 		return imageproc.RGB{}, fmt.Errorf("predict: image URL %q: %w", pathOrURL, err)
 	}
-	resp, err := client.Do(req)
+	resp, err := httptimeout.Bound(client, httptimeout.Timeouts{}).Do(req)
 	if err != nil {
 		return imageproc.RGB{}, fmt.Errorf("predict: fetching %s: %w", pathOrURL, err)
 	}
@@ -235,12 +266,12 @@ func LoadImage(ctx context.Context, client *http.Client, pathOrURL string) (imag
 	if resp.StatusCode != http.StatusOK {
 		return imageproc.RGB{}, fmt.Errorf("predict: fetching %s: HTTP %s", pathOrURL, resp.Status)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxImageBytes+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, imageproc.MaxFileBytes+1))
 	if err != nil {
 		return imageproc.RGB{}, fmt.Errorf("predict: fetching %s: %w", pathOrURL, err)
 	}
-	if len(data) > MaxImageBytes {
-		return imageproc.RGB{}, fmt.Errorf("predict: %s is larger than %d bytes", pathOrURL, MaxImageBytes)
+	if len(data) > imageproc.MaxFileBytes {
+		return imageproc.RGB{}, fmt.Errorf("predict: %s is larger than %d bytes", pathOrURL, imageproc.MaxFileBytes)
 	}
 	img, err := imageproc.DecodeBytes(data)
 	if err != nil {

@@ -8,13 +8,19 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/hfmodel"
 	"github.com/vilt-go/workbook/vqa/imageproc"
+	"github.com/vilt-go/workbook/vqa/internal/httptimeout"
 	"github.com/vilt-go/workbook/vqa/internal/testutil"
 	"github.com/vilt-go/workbook/vqa/processor"
+	"github.com/vilt-go/workbook/vqa/vilt"
 	"github.com/vilt-go/workbook/vqa/vqav2"
 )
 
@@ -135,5 +141,77 @@ func TestLoadImageURL(t *testing.T) {
 	}
 	if _, err := LoadImage(context.Background(), srv.Client(), srv.URL+"/missing.png"); err == nil {
 		t.Error("HTTP 404 accepted")
+	}
+}
+
+// TestNaNModelFails: a model whose weights hold NaN must not answer, one
+// question or a whole dataset.
+func TestNaNModelFails(t *testing.T) {
+	pred, ds := setup(t, 64, 2)
+	sd, err := vilt.StateDict(pred.model.Store, pred.model.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bias := sd["classifier.3.bias"].Value().([]float32)
+	bias[0] = float32(math.NaN())
+	sd["classifier.3.bias"] = tensors.FromFlatDataAndDimensions(bias, len(bias))
+	if _, err := vilt.LoadWeights(pred.model.Store, pred.model.Config, sd, false); err != nil {
+		t.Fatal(err)
+	}
+	img, err := imageproc.Decode(catImage(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pred.Predict(img, "How many cats are there?", 3); err == nil || !strings.Contains(err.Error(), "NaN") {
+		t.Errorf("Predict with a NaN weight: %v, want an error saying the model produced NaN", err)
+	}
+	if _, err := pred.Dataset(context.Background(), ds, dataset.LoaderOptions{BatchSize: 2}); err == nil || !strings.Contains(err.Error(), "NaN") {
+		t.Errorf("Dataset with a NaN weight: %v, want an error saying the model produced NaN", err)
+	}
+}
+
+// TestBlankQuestionRefused: a question of only spaces is refused like an
+// empty one.
+func TestBlankQuestionRefused(t *testing.T) {
+	pred, _ := setup(t, 64, 1)
+	img, err := imageproc.Decode(catImage(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"", "   ", "\t\n "} {
+		if _, err := pred.Predict(img, q, 1); err == nil || !strings.Contains(err.Error(), "empty") {
+			t.Errorf("question %q: %v, want a refusal", q, err)
+		}
+	}
+}
+
+// TestLoadImageStalledServer: a server that sends the headers and then
+// nothing gives a timeout error, not a hang (short bounds through the
+// client).
+func TestLoadImageStalledServer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100000")
+		w.Write([]byte("\x89PNG"))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	client := httptimeout.Client(httptimeout.Timeouts{Idle: 200 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { _, err := LoadImage(context.Background(), client, srv.URL+"/cats.png"); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "stalled") {
+			t.Errorf("error %v, want one saying the transfer stalled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("LoadImage still waiting on a stalled server after 10 s")
+	}
+}
+
+// TestLoadImageRefusesDevice: a local path is bounded like a URL.
+func TestLoadImageRefusesDevice(t *testing.T) {
+	if _, err := LoadImage(context.Background(), nil, "/dev/zero"); err == nil || !strings.Contains(err.Error(), "character device") {
+		t.Errorf("LoadImage(/dev/zero): %v, want a refusal naming the device", err)
 	}
 }

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 	"strconv"
 
 	"github.com/vilt-go/workbook/data"
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 )
 
 // LabelMap is an answer vocabulary: label id <-> answer string.
@@ -43,11 +43,15 @@ type configLabels struct {
 	Label2ID map[string]int    `json:"label2id"`
 }
 
+// MaxConfigBytes bounds a config.json read whole (dandelin's, with 3129
+// labels, has about 200 KB).
+const MaxConfigBytes = 64 << 20
+
 // ReadLabelMap reads the label maps of a HuggingFace config.json
 // ("id2label" with string keys "0".."n-1", and optionally "label2id", which
 // must then be its exact inverse).
 func ReadLabelMap(configJSON string) (LabelMap, error) {
-	data, err := os.ReadFile(configJSON)
+	data, err := safefile.ReadFile(configJSON, MaxConfigBytes)
 	if err != nil {
 		return LabelMap{}, err
 	}
@@ -115,10 +119,11 @@ func parseLabelMap(data []byte) (LabelMap, error) {
 // path, in its form ("id2label": {"0": "net", ...}, "label2id": {"net": 0,
 // ...}): an existing file keeps its other keys (numbers are kept as written);
 // a missing file is created with just the two maps. Keys are sorted and
-// indented by two spaces, as transformers writes them.
+// indented by two spaces, as transformers writes them. The file is replaced
+// whole or not at all (a temporary file renamed into place).
 func (m LabelMap) WriteConfig(path string) error {
 	cfg := make(map[string]any)
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadFile(path, MaxConfigBytes)
 	switch {
 	case err == nil:
 		dec := json.NewDecoder(bytes.NewReader(data))
@@ -146,7 +151,7 @@ func (m LabelMap) WriteConfig(path string) error {
 	if err := enc.Encode(cfg); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	return safefile.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 // BuildVocab builds an answer vocabulary from the multiple_choice_answer of

@@ -191,3 +191,11 @@ func TestBuildVocab(t *testing.T) {
 		})
 	}
 }
+
+// TestReadLabelMapRefusesDevice: -labels /dev/zero is refused at once
+// instead of reading forever into memory.
+func TestReadLabelMapRefusesDevice(t *testing.T) {
+	if _, err := vqav2.ReadLabelMap("/dev/zero"); err == nil || !strings.Contains(err.Error(), "/dev/zero is a character device") {
+		t.Errorf("ReadLabelMap(/dev/zero): %v, want a refusal naming the device", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/vilt-go/workbook/data"
 	"github.com/vilt-go/workbook/vqa/hub"
 	"github.com/vilt-go/workbook/vqa/imageproc"
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 	"github.com/vilt-go/workbook/vqa/processor"
 	"github.com/vilt-go/workbook/vqa/repo"
 )
@@ -85,9 +86,19 @@ func writeProcessorFiles(dir, modelRef string, p *processor.Processor) error {
 			}
 			b = append(b, '\n')
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		if err := safefile.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			return fmt.Errorf("copying processor files: %w", err)
 		}
 	}
 	return nil
+}
+
+// modelFiles returns the files a model folder may hold (when modelRef is a
+// folder), inputs that no output of the run may overwrite.
+func modelFiles(modelRef string) []string {
+	var files []string
+	for _, name := range append(processorFiles(), "config.json", "model.safetensors", "pytorch_model.bin") {
+		files = append(files, filepath.Join(modelRef, name))
+	}
+	return files
 }

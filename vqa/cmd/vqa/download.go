@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"time"
 
 	"github.com/vilt-go/workbook/vqa/download"
+	"github.com/vilt-go/workbook/vqa/internal/httptimeout"
 )
 
 func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -24,12 +24,17 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	keep := fs.Bool("keep", false, "keep the zip files in <root>/.download after unpacking")
 	retries := fs.Int("retries", 5, "times a broken transfer is resumed before giving up")
 	interval := fs.Duration("progress", 2*time.Second, "least time between two progress lines")
+	timeout := fs.Duration("timeout", 0, "give up on a server that sends nothing for this long (connecting, answering, or in the middle of a\n"+
+		"transfer, which is then resumed); 0: 30s to connect, 60s otherwise")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	o := download.Options{
 		VQABaseURL: *vqaURL, COCOBaseURL: *cocoURL, Images: *images, Keep: *keep, Log: stdout,
-		Fetcher: &download.Fetcher{Client: http.DefaultClient, Progress: stdout, Interval: *interval, Retries: *retries, RetryWait: time.Second},
+		Fetcher: &download.Fetcher{
+			Timeouts: httptimeout.Timeouts{Connect: *timeout, Header: *timeout, Idle: *timeout},
+			Progress: stdout, Interval: *interval, Retries: *retries, RetryWait: time.Second,
+		},
 	}
 	if *sums != "" {
 		f, err := os.Open(*sums)

@@ -10,6 +10,7 @@ import (
 	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/evaluate"
 	"github.com/vilt-go/workbook/vqa/hfmodel"
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 	"github.com/vilt-go/workbook/vqa/predict"
 	"github.com/vilt-go/workbook/vqa/vilt"
 	"github.com/vilt-go/workbook/vqa/vqav2"
@@ -43,6 +44,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		rep, err = evaluate.ScoreFile(vqav2.AnnotationsPath(root, d.split), *results, ref)
 	case *modelRef != "":
+		if *writeResults != "" {
+			inputs := append(modelFiles(*modelRef), vqav2.QuestionsPath(root, d.split), vqav2.AnnotationsPath(root, d.split), vqav2.AnnotationsPath(root, "train2014"))
+			if err := safefile.NotInput(*writeResults, inputs...); err != nil {
+				return err
+			}
+		}
 		m, _, err := hfmodel.Load(*modelRef, hfmodel.LoadOptions{})
 		if err != nil {
 			return err

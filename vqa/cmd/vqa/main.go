@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if c.name != args[0] {
 			continue
 		}
-		err := c.run(ctx, args[1:], stdout, stderr)
+		err := runCommand(ctx, c.run, args[1:], stdout, stderr)
 		switch {
 		case err == nil:
 			return 0
@@ -86,6 +86,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "vqa: unknown command %q\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// runCommand calls run, turning a panic (a bug, or a library that panics
+// on bad input) into an error, so that no stack trace reaches the user.
+func runCommand(ctx context.Context, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error, args []string, stdout, stderr io.Writer) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error (please report it, with the command line): %v", r)
+		}
+	}()
+	return run(ctx, args, stdout, stderr)
 }
 
 func usage(w io.Writer) {

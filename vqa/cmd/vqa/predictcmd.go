@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/hfmodel"
 	"github.com/vilt-go/workbook/vqa/imageproc"
+	"github.com/vilt-go/workbook/vqa/internal/httptimeout"
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 	"github.com/vilt-go/workbook/vqa/predict"
 	"github.com/vilt-go/workbook/vqa/repo"
 	"github.com/vilt-go/workbook/vqa/vilt"
@@ -52,6 +53,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	d.register(fs, "")
 	results := fs.String("results", "results.json", "with -split: the results file to write")
 	batch := fs.Int("batch", 8, "with -split: batch size")
+	timeout := fs.Duration("timeout", 0, "give up on an image URL whose server sends nothing for this long (0: 30s to connect, 60s otherwise)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -61,6 +63,16 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("no -model given and %w", err)
 		}
 		*modelRef = filepath.Join(root, "data", defaultModel)
+	}
+	if d.split != "" {
+		// Checked before the model loads, so that a mistake shows at once.
+		root, err := dataRoot(d.root)
+		if err != nil {
+			return err
+		}
+		if err := safefile.NotInput(*results, append(modelFiles(*modelRef), vqav2.QuestionsPath(root, d.split))...); err != nil {
+			return err
+		}
 	}
 	m, _, err := hfmodel.Load(*modelRef, hfmodel.LoadOptions{})
 	if err != nil {
@@ -81,7 +93,8 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer pred.Close()
 	out := resultWriter{w: stdout, json: *asJSON}
-	load := func(path string) (imageproc.RGB, error) { return predict.LoadImage(ctx, http.DefaultClient, path) }
+	client := httptimeout.Client(httptimeout.Timeouts{Connect: *timeout, Header: *timeout, Idle: *timeout})
+	load := func(path string) (imageproc.RGB, error) { return predict.LoadImage(ctx, client, path) }
 	switch {
 	case m.Head() == vilt.QuestionAnswering:
 		if (*imagePath == "") == (d.split == "") {
@@ -90,8 +103,8 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if d.split != "" {
 			return predictSplit(ctx, pred, m, d, *batch, *results, stdout)
 		}
-		if strings.TrimSpace(*question) == "" {
-			return errors.New("-question is empty")
+		if err := predict.CheckQuestion(*question); err != nil {
+			return fmt.Errorf("-question: %w", err)
 		}
 		img, err := load(*imagePath)
 		if err != nil {
@@ -337,6 +350,10 @@ func predictSplit(ctx context.Context, pred *predict.Predictor, m *hfmodel.Model
 	if err := vqav2.WriteResults(results, answers); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d answers written to %s\n", len(answers), results)
+	fmt.Fprintf(stdout, "%d answers written to %s", len(answers), results)
+	if skipped := ds.Skipped + ds.Len() - len(answers); skipped > 0 {
+		fmt.Fprintf(stdout, " (%d questions skipped: image missing or broken)", skipped)
+	}
+	fmt.Fprintln(stdout)
 	return nil
 }

@@ -79,9 +79,6 @@ func (e *TimeoutError) Error() string {
 // Timeout reports true, as net.Error timeouts do.
 func (e *TimeoutError) Timeout() bool { return true }
 
-// Temporary reports true: a retry may succeed.
-func (e *TimeoutError) Temporary() bool { return true }
-
 // The phases of a [TimeoutError].
 const (
 	PhaseConnect = "connecting"

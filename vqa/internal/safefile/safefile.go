@@ -1,9 +1,11 @@
-// Package safefile writes files so that nothing of the user's is lost: a
-// file is written to a temporary file in the same folder, synced, and only
-// then renamed over the target, so a reader (or a later run) sees the old
-// content or the new one, never a truncated mix, even when the disk fills
-// up or the process is killed half-way. On any failure the temporary file
-// is removed and the old file is left as it was.
+// Package safefile reads and writes files so that nothing of the user's is
+// lost and nothing hangs or exhausts memory. A file is written to a
+// temporary file in the same folder, synced, and only then renamed over the
+// target, so a reader (or a later run) sees the old content or the new one,
+// never a truncated mix, even when the disk fills up or the process is
+// killed half-way; on any failure the temporary file is removed and the old
+// file is left as it was. A file read whole is bounded in size and must be
+// a regular file (not /dev/zero, a named pipe or a folder).
 package safefile
 
 import (
@@ -87,6 +89,35 @@ func resolve(path string, perm fs.FileMode) (string, fs.FileMode, error) {
 		return "", 0, fmt.Errorf("writing %s: it exists and is %s, not a regular file; give a file name", path, Kind(st.Mode()))
 	}
 	return target, st.Mode().Perm(), nil
+}
+
+// ReadFile reads the regular file at path, of at most limit bytes. A path
+// that is not a regular file (a folder, a device such as /dev/zero, a named
+// pipe) is refused before it is opened, and so is a larger file.
+func ReadFile(path string, limit int64) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is %s, not a regular file", path, Kind(st.Mode()))
+	}
+	if st.Size() > limit {
+		return nil, fmt.Errorf("%s has %d bytes, more than the %d allowed", path, st.Size(), limit)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s grew past %d bytes while being read", path, limit)
+	}
+	return data, nil
 }
 
 // NotInput returns an error when path and one of inputs are the same

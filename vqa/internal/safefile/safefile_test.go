@@ -143,3 +143,22 @@ func TestKind(t *testing.T) {
 		t.Errorf("Kind(symlink) = %q", got)
 	}
 }
+
+func TestReadFileBounds(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(path, []byte("0123456789"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadFile(path, 10); err != nil || string(b) != "0123456789" {
+		t.Errorf("a file at the limit: %q, %v", b, err)
+	}
+	for p, want := range map[string]string{path: "more than the 9 allowed", "/dev/zero": "is a character device, not a regular file", dir: "is a folder"} {
+		if _, err := ReadFile(p, 9); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ReadFile(%s): %v, want %q", p, err, want)
+		}
+	}
+	if _, err := ReadFile(filepath.Join(dir, "missing"), 9); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing file: %v, want ErrNotExist", err)
+	}
+}
