@@ -107,8 +107,8 @@ gpu-kit:
 	xz -6 -T0 $(GPU_KIT)/vilt.test $(GPU_KIT)/vqa
 	cd $(VILT_FIXTURES) && files=$$(for c in */; do c=$${c%/}; \
 		if [ -f $$c/config.json ] && [ -f $$c/inputs.safetensors ]; then \
-			for f in $(PARITY_FIXTURE_FILES); do [ ! -f $$c/$$f ] || echo vilt/$$c/$$f; done; fi; done) && \
-		test -n "$$files" && tar -C .. -cf - $$files | xz -6 -T0 >$(CURDIR)/$(GPU_KIT)/fixtures.tar.xz
+			for f in $(PARITY_FIXTURE_FILES); do [ ! -f $$c/$$f ] || echo $$c/$$f; done; fi; done) && \
+		test -n "$$files" && tar -cf - $$files | xz -6 -T0 >$(CURDIR)/$(GPU_KIT)/fixtures.tar.xz
 	cp $(VILT_TORCH_BENCH_DIR)/torch_vilt_bench.py $(GPU_KIT)/
 	{ echo "commit $$(git rev-parse HEAD)$$(git diff --quiet HEAD || echo ' (with uncommitted changes)')"; \
 	  $(GO) version; $(GO) list -m github.com/gomlx/go-xla; \

@@ -148,7 +148,7 @@ for name in ("vilt.test", "vqa"):
         shutil.copyfileobj(src, dst)
     os.chmod(os.path.join(work, name), 0o755)
 with tarfile.open(os.path.join(kit, "fixtures.tar.xz")) as t:
-    t.extractall(os.path.join(work, "fixtures"), **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    t.extractall(os.path.join(work, "fixtures", "vilt"), **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
 EOF
 fi
 
