@@ -43,11 +43,15 @@ TRAIN_STEPS=${GPU_CHECK_TRAIN_STEPS:-30}
 BUDGET=${GPU_CHECK_BUDGET:-360}
 LOGS=${OUT:-/tmp/gpu-check}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$LOGS"
 CHECK=$LOGS/check.txt
 : >"$CHECK"
 
-[ -f go.mod ] && [ -d vqa/vilt ] || { echo "gpu-check: run from the repository root" >&2; exit 2; }
+if [ ! -f go.mod ] || [ ! -d vqa/vilt ]; then
+	echo "gpu-check: run from the repository root" >&2
+	exit 2
+fi
 for f in vilt.test.xz vqa.xz fixtures.tar.xz torch_vilt_bench.py MANIFEST.txt; do
 	[ -f "$KIT/$f" ] || { echo "gpu-check: $KIT/$f missing: run make gpu-kit and carry $KIT" >&2; exit 2; }
 done
@@ -175,9 +179,10 @@ step train "$LOGS/train.txt" 150 env GOMLX_BACKEND="${tf32:-$fp32}" "$WORK/vqa" 
 	if ! $dry; then
 		[ -z "$tf32" ] || echo "-- PJRT C API: go-xla $(sed -n 's/^go-xla PJRT C API //p' "$KIT/MANIFEST.txt"), plugin $(grep -o 'plugin ([^)]*) v[0-9.]*' "$CHECK" | head -n 1 | sed 's/.* v//')"
 		grep -h -E '^(--- (PASS|FAIL|SKIP)|FAIL|ok|PASS|panic)' "$LOGS/parity.txt" 2>/dev/null
-		grep -h -E '^Benchmark' "$LOGS"/bench-go*.txt 2>/dev/null
-		cat "$LOGS"/torch*.jsonl 2>/dev/null | grep '^{'
+		for f in "$LOGS"/bench-go*.txt; do
+			[ ! -f "$f" ] || { echo "-- ${f##*/}"; grep -E '^Benchmark' "$f"; }
+		done
+		grep -h '^{' "$LOGS"/torch*.jsonl 2>/dev/null
 		grep -h 'examples/s' "$LOGS/train.txt" 2>/dev/null
 	fi
 } | tee -a "$CHECK"
-rm -rf "$WORK"
