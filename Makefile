@@ -28,8 +28,9 @@ data:
 	$(GO) run ./vqa/cmd/minidata -out data/vqav2-mini
 
 ## bench: every benchmark with its same-run baseline: data layer and evaluation, the processor against
-## Pillow/numpy, ViLT-B/32 forward and training step against PyTorch (Go/PyTorch ratios), base training throughput
-bench: bench-deps bench-go bench-processor bench-vilt bench-train
+## Pillow/numpy, ViLT-B/32 forward and training step against PyTorch (Go/PyTorch ratios), base training throughput,
+## the whole training loop against the PyTorch + Pillow loop (examples/s)
+bench: bench-deps bench-go bench-processor bench-vilt bench-train bench-loop
 
 ## bench-deps: the Python baselines' Debian packages (PyTorch, OpenBLAS, Pillow, numpy)
 BENCH_APT := python3-torch python3-numpy python3-pil libopenblas0-pthread
@@ -75,12 +76,50 @@ bench-vilt:
 	$(VILT_TIME) $(PYTHON) $(VILT_TORCH_BENCH_DIR)/torch_vilt_bench.py --runs $(VILT_TORCH_RUNS) --threads $(VILT_TORCH_THREADS) | tee $(VILT_BENCH_OUT)/torch.jsonl
 	$(GO) run ./vqa/cmd/benchratio -go $(VILT_BENCH_OUT)/go.txt -torch $(VILT_BENCH_OUT)/torch.jsonl -peak $(VILT_PEAK_GFLOPS)
 
-## bench-vilt-gpu: on a CUDA machine, the ViLT parity tests and ViLT-B/32 benchmarks on XLA (VILT_GPU_BACKEND, e.g. xla:/abs/path/pjrt_c_api_cuda_plugin.so)
+## bench-vilt-gpu: on a CUDA machine with Go, the ViLT parity tests and ViLT-B/32 benchmarks on XLA (VILT_GPU_BACKEND:
+## xla:cuda for go-xla's own plugin, xla:/abs/path/xla_cuda_plugin.so for JAX's) beside eager PyTorch on the GPU, and the ratios
 VILT_GPU_BACKEND ?= xla:cuda
+# go-xla runs float32 matmuls on CUDA in TF32 unless told not to: the parity tolerances need full float32, and
+# so does a fair comparison with PyTorch's float32 (its matmuls do not use TF32 by default).
+VILT_GPU_FP32 := $(VILT_GPU_BACKEND),tf32=false
+VILT_GPU_BENCH_TIME ?= 20x
 .PHONY: bench-vilt-gpu
 bench-vilt-gpu:
-	GOMLX_BACKEND=$(VILT_GPU_BACKEND) $(GO) test -count=1 -run 'TestParity|TestExportRoundTrip' -v ./vqa/vilt/
-	GOMLX_BACKEND=$(VILT_GPU_BACKEND) $(GO) test -run '^$$' -bench 'ViLTB32|DenseB32' -benchtime=$(VILT_BENCH_TIME) -benchmem -timeout 30m ./vqa/vilt/
+	@mkdir -p $(VILT_BENCH_OUT)
+	GOMLX_BACKEND=$(VILT_GPU_FP32) $(GO) test -count=1 -run 'TestParity|TestExportRoundTrip' -v ./vqa/vilt/
+	GOMLX_BACKEND=$(VILT_GPU_FP32) $(GO) test -run '^$$' -bench 'ViLTB32|DenseB32' -benchtime=$(VILT_GPU_BENCH_TIME) -benchmem -timeout 30m ./vqa/vilt/ | tee $(VILT_BENCH_OUT)/go-gpu.txt
+	$(PYTHON) $(VILT_TORCH_BENCH_DIR)/torch_vilt_bench.py --device cuda --runs 20 | tee $(VILT_BENCH_OUT)/torch-gpu.jsonl
+	$(GO) run ./vqa/cmd/benchratio -go $(VILT_BENCH_OUT)/go-gpu.txt -torch $(VILT_BENCH_OUT)/torch-gpu.jsonl
+
+## gpu-kit: build gpu-kit/ (ignored) for a CUDA machine without Go: the ViLT test binary and the vqa command
+## (linux/amd64, stripped, xz), the fixture files the parity tests read, the PyTorch benchmark script; run it there
+## with scripts/gpu-check.sh (docs/real-data.md)
+GPU_KIT ?= gpu-kit
+VILT_FIXTURES ?= ../shared/fixtures/vilt
+# What TestParity* and TestExportRoundTrip read from each case folder (config.json + inputs.safetensors).
+PARITY_FIXTURE_FILES := config.json model.safetensors inputs.safetensors outputs.safetensors grads.safetensors adamw.safetensors
+GPU_KIT_BUILD := GOOS=linux GOARCH=amd64 CGO_ENABLED=1
+.PHONY: gpu-kit
+gpu-kit:
+	rm -rf $(GPU_KIT) && mkdir -p $(GPU_KIT)
+	$(GPU_KIT_BUILD) $(GO) test -c -ldflags='-s -w' -o $(GPU_KIT)/vilt.test ./vqa/vilt/
+	$(GPU_KIT_BUILD) $(GO) build -ldflags='-s -w' -o $(GPU_KIT)/vqa ./vqa/cmd/vqa
+	xz -6 -T0 $(GPU_KIT)/vilt.test $(GPU_KIT)/vqa
+	cd $(VILT_FIXTURES) && files=$$(for c in */; do c=$${c%/}; \
+		if [ -f $$c/config.json ] && [ -f $$c/inputs.safetensors ]; then \
+			for f in $(PARITY_FIXTURE_FILES); do [ ! -f $$c/$$f ] || echo $$c/$$f; done; fi; done) && \
+		test -n "$$files" && tar -cf - $$files | xz -6 -T0 >$(CURDIR)/$(GPU_KIT)/fixtures.tar.xz
+	cp $(VILT_TORCH_BENCH_DIR)/torch_vilt_bench.py $(GPU_KIT)/
+	{ echo "commit $$(git rev-parse HEAD)$$(git diff --quiet HEAD || echo ' (with uncommitted changes)')"; \
+	  $(GO) version; $(GO) list -m github.com/gomlx/go-xla; \
+	  echo "go-xla PJRT C API $$(awk '/^#define PJRT_API_MAJOR/{M=$$3} /^#define PJRT_API_MINOR/{m=$$3} END{print M "." m}' \
+		$$($(GO) list -m -f '{{.Dir}}' github.com/gomlx/go-xla)/pjrt/pjrt_c_api.h)"; \
+	  tar -tJf $(GPU_KIT)/fixtures.tar.xz; } >$(GPU_KIT)/MANIFEST.txt
+	cat $(GPU_KIT)/MANIFEST.txt
+	@ls -l $(GPU_KIT)
+	@kit=$$(du -sb $(GPU_KIT) | cut -f1); tree=$$(git ls-files -coz --exclude-standard | du -cb --files0-from=- | tail -n 1 | cut -f1); \
+		awk -v k=$$kit -v t=$$tree 'BEGIN { printf "$(GPU_KIT): %.1f MiB; with the working tree: %.1f MiB (the device tool takes 64)\n", k / 2^20, (k + t) / 2^20 }'; \
+		test $$((kit + tree)) -le $$((64 << 20))
 
 ## notebooks: execute every notebook headless in a scratch folder (quick training, HF cache only) and check key outputs
 .PHONY: notebooks tutorial
@@ -132,6 +171,19 @@ fuzz-pipeline:
 .PHONY: bench-train
 bench-train:
 	$(GO) test -run '^$$' -bench 'TrainStepBase' -benchtime 1x -timeout 60m ./vqa/train/
+
+## bench-loop: the walk-through's training loop end to end, `vqa train` beside ../shared/bench/torch_vilt_train_loop.py
+## (plain PyTorch + Pillow) on data/vqav2-mini with the same settings, for the base preset (batch 4, 384 px) and the
+## tiny recipe (patch 16, 96 px, batch 16): examples/s of both and the Go/PyTorch ratio
+LOOP_BENCH_OUT ?= $(or $(TMPDIR),/tmp)/vilt-bench-loop
+LOOP_BASE_STEPS ?= 4
+LOOP_TINY_STEPS ?= 30
+.PHONY: bench-loop
+bench-loop:
+	@mkdir -p $(LOOP_BENCH_OUT)
+	$(GO) build -o $(LOOP_BENCH_OUT)/vqa ./vqa/cmd/vqa
+	$(GO) run ./vqa/cmd/benchloop -vqa $(LOOP_BENCH_OUT)/vqa -python $(PYTHON) -script $(VILT_TORCH_BENCH_DIR)/torch_vilt_train_loop.py \
+		-threads $(VILT_TORCH_THREADS) -base-steps $(LOOP_BASE_STEPS) -tiny-steps $(LOOP_TINY_STEPS) -out $(LOOP_BENCH_OUT)
 
 ## tiny-model: train the tiny preset from scratch on data/vqav2-mini, evaluate it on val2014, export data/vilt-tiny-vqav2-mini
 TINY_RUN ?= $(or $(TMPDIR),/tmp)/vilt-tiny-run

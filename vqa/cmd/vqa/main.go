@@ -7,7 +7,7 @@
 //	vqa predict  answer a question about an image, or a whole questions file
 //	vqa export   write a checkpoint as a HuggingFace folder (config.json + model.safetensors)
 //	vqa download fetch the official VQAv2 and COCO archives for a split
-//	vqa backend  show which GoMLX backend would run
+//	vqa backend  show which GoMLX backend would run and describe it
 //
 // Run "vqa <command> -help" for a command's flags.
 package main
@@ -44,7 +44,7 @@ func commands() []struct {
 		{"predict", command{"answer a question about an image, or a whole questions file", runPredict}},
 		{"export", command{"write a checkpoint as a HuggingFace folder", runExport}},
 		{"download", command{"fetch the official VQAv2 and COCO archives for a split", runDownload}},
-		{"backend", command{"show which GoMLX backend would run", runBackend}},
+		{"backend", command{"show which GoMLX backend would run and describe it", runBackend}},
 	}
 }
 

@@ -44,3 +44,14 @@ func TestErrorsGoToStderrWithCode1(t *testing.T) {
 		t.Errorf("bad split: code %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
+
+// TestBackendDescribes checks that `vqa backend` prints the choice, the
+// backend's description and one line per device.
+func TestBackendDescribes(t *testing.T) {
+	t.Setenv("GOMLX_BACKEND", "go")
+	code, out, errs := runCLI(t, "backend")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) < 3 || !strings.HasPrefix(lines[0], "backend: go (") || !strings.HasPrefix(lines[2], "device 0: ") {
+		t.Errorf("vqa backend: code %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
