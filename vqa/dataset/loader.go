@@ -16,6 +16,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vilt-go/workbook/vqa/processor"
+	"github.com/vilt-go/workbook/vqa/vilt"
 )
 
 // LoaderOptions configures a [Loader].
@@ -406,18 +407,41 @@ func (l *Loader) NumBatches() (int, error) {
 // token_type_ids: int32 [B, L]; pixel_values: float32 [B, 3, H, W];
 // pixel_mask: int32 [B, H, W]) and the labels as tensors: the VQA targets
 // (float32 [B, NumLabels]), or for pre-training the masked-LM labels
-// (int32 [B, L]) and the image-text matching labels (int32 [B]).
+// positions (int32 [B, MaxMasked]: the text positions with a masked-LM
+// label, padded with 0), their labels (int32 [B, MaxMasked], padded with
+// vilt.IgnoreIndex) and the image-text matching labels (int32 [B]).
 func (b *Batch) Tensors() (inputs, labels []*tensors.Tensor) {
 	inputs = b.Batch.Tensors()
 	if b.ITMLabels != nil {
+		positions := make([]int32, b.Size*MaxMasked)
+		targets := make([]int32, b.Size*MaxMasked)
+		for i := range b.Size {
+			k := 0
+			for pos, l := range b.MLMLabels[i*b.SeqLen : (i+1)*b.SeqLen] {
+				if l == vilt.IgnoreIndex || k == MaxMasked {
+					continue
+				}
+				positions[i*MaxMasked+k], targets[i*MaxMasked+k] = int32(pos), l
+				k++
+			}
+			for ; k < MaxMasked; k++ {
+				targets[i*MaxMasked+k] = vilt.IgnoreIndex
+			}
+		}
 		return inputs, []*tensors.Tensor{
-			tensors.FromFlatDataAndDimensions(b.MLMLabels, b.Size, b.SeqLen),
+			tensors.FromFlatDataAndDimensions(positions, b.Size, MaxMasked),
+			tensors.FromFlatDataAndDimensions(targets, b.Size, MaxMasked),
 			tensors.FromFlatDataAndDimensions(b.ITMLabels, b.Size),
 		}
 	}
 	labels = []*tensors.Tensor{tensors.FromFlatDataAndDimensions(b.Targets, b.Size, len(b.Targets)/b.Size)}
 	return inputs, labels
 }
+
+// MaxMasked is the number of masked-LM targets a pre-training example
+// carries into training: the masked word pieces beyond it (rare: 15% of 40
+// tokens is 6) get no loss.
+const MaxMasked = 10
 
 // bucketStep is the granularity of [BucketSize].
 const bucketStep = 128

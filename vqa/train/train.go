@@ -95,7 +95,8 @@ type run struct {
 	lastStep   int // step this call stops at
 	numBatches int // batches per epoch
 	// numLabelInputs is the number of label tensors of a batch: 1 (VQA
-	// targets) or 2 (masked-LM and image-text matching labels).
+	// targets) or 3 (masked-LM positions and labels, image-text matching
+	// labels).
 	numLabelInputs int
 	// batchExec runs forward, backward and (without accumulation) the
 	// update on one batch; applyExec applies accumulated gradients.
@@ -151,7 +152,7 @@ func newRun(m *hfmodel.Model, loader *dataset.Loader, cfg Config) (*run, error) 
 	}
 	r := &run{cfg: cfg, m: m, loader: loader, numLabelInputs: 1}
 	if loader.Pretraining() {
-		r.numLabelInputs = 2
+		r.numLabelInputs = 3
 	}
 	accum := max(1, cfg.Accumulate)
 	var err error
@@ -441,16 +442,19 @@ func buildExecs(b compute.Backend, m *hfmodel.Model, st *state, accum, numLabels
 // variants of GELU and attention whose gradients are cheaper) and builds
 // the loss on a batch: the head's loss against labels[0] (vilt.HeadLoss);
 // for pre-training (a masked-LM model with the image-text matching head and
-// two label tensors) the sum of the masked-LM and the image-text matching
-// cross-entropies, which it also returns as parts.
+// the label tensors of dataset.Batch.Tensors: masked positions, their
+// labels, matched or not) the sum of the masked-LM cross-entropy at the
+// masked positions and the image-text matching cross-entropy, which it
+// also returns as parts.
 func trainingLoss(scope *model.Scope, cfg *vilt.Config, inputs, labels []*Node) (loss *Node, parts []*Node) {
 	scope.Store().SetTraining(inputs[0].Graph(), true)
-	out := vilt.Forward(scope, cfg, vilt.NewInputs(inputs), vilt.Options{})
-	if len(labels) == 2 {
-		mlm := vilt.CrossEntropy(out.Logits, labels[0])
-		itm := vilt.CrossEntropy(out.ITMLogits, labels[1])
+	if len(labels) == 3 {
+		out := vilt.Forward(scope, cfg, vilt.NewInputs(inputs), vilt.Options{MLMPositions: labels[0]})
+		mlm := vilt.CrossEntropy(out.Logits, labels[1])
+		itm := vilt.CrossEntropy(out.ITMLogits, labels[2])
 		return Add(mlm, itm), []*Node{mlm, itm}
 	}
+	out := vilt.Forward(scope, cfg, vilt.NewInputs(inputs), vilt.Options{})
 	loss, err := vilt.HeadLoss(cfg, out, labels[0])
 	if err != nil {
 		panic(err)
