@@ -59,11 +59,7 @@ func LoadCaptions(root, split string, p *processor.Processor, o Options) (*Capti
 		if o.Limit > 0 && len(c.Records) == o.Limit {
 			break
 		}
-		name, ok := names[cap.ImageID]
-		if !ok {
-			return nil, fmt.Errorf("dataset: %s: caption %d describes image %d, which its \"images\" list lacks", path, cap.ID, cap.ImageID)
-		}
-		img := filepath.Join(root, split, name)
+		img := filepath.Join(root, split, names[cap.ImageID]) // the reader checked every caption's image is listed
 		if _, err := os.Stat(img); err != nil {
 			if o.SkipMissing && errors.Is(err, os.ErrNotExist) {
 				continue

@@ -88,7 +88,8 @@ type LoadOptions struct {
 	// with weights nobody trained.
 	NewHead bool
 	// ITMHead adds the image-text matching head (itm_score); a checkpoint
-	// without it needs NewHead.
+	// without it needs NewHead. When Head changes the head, the matching
+	// head is kept only if ITMHead asks for it.
 	ITMHead bool
 	// Seed seeds the initialisation of a new head.
 	Seed uint64
@@ -133,6 +134,7 @@ func Load(dirOrID string, opt LoadOptions) (*Model, vilt.Report, error) {
 	newHead := false
 	if opt.Head != "" && !cfg.HasHead(opt.Head) {
 		cfg.SetHead(opt.Head)
+		cfg.ITMHead = false // a pre-training head stays behind, unless asked for below
 		newHead = true
 	}
 	if opt.Labels != nil && !sameLabels(cfg, opt.Labels) {

@@ -87,7 +87,7 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer b.Finalize()
-	if _, err := rf.train(ctx, b, m, loader, proc, ms.ref, stdout, stderr); err != nil {
+	if _, err := rf.train(ctx, b, m, loader, proc, ms.ref, nil, stdout, stderr); err != nil {
 		return err
 	}
 	if *evalSplit == "" {

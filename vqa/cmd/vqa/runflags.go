@@ -90,12 +90,12 @@ func (r *runFlags) startProfile() (stop func(), err error) {
 // train runs the training of m on loader into the training folder (after
 // writing the processor files of modelRef's source there, so that the
 // folder can be evaluated while training runs), then exports the model
-// there.
-func (r *runFlags) train(ctx context.Context, b compute.Backend, m *hfmodel.Model, loader *dataset.Loader, proc *processor.Processor, modelRef string, stdout, stderr io.Writer) (train.Result, error) {
+// there. onStep, if not nil, is called after every optimizer step.
+func (r *runFlags) train(ctx context.Context, b compute.Backend, m *hfmodel.Model, loader *dataset.Loader, proc *processor.Processor, modelRef string, onStep func(step int, loss float64), stdout, stderr io.Writer) (train.Result, error) {
 	cfg := train.Config{
 		Optimizer: r.opt, Epochs: r.epochs, MaxSteps: r.maxSteps, Accumulate: r.accum, Dir: r.out,
 		CheckpointEvery: r.ckptEvery, Keep: r.keep, LogEvery: r.logEvery, Log: stdout,
-		ProgressInterval: time.Second,
+		ProgressInterval: time.Second, OnStep: onStep,
 	}
 	if !r.quiet {
 		cfg.Progress = stderr

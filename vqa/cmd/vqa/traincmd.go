@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strconv"
 
 	"github.com/vilt-go/workbook/vqa/backend"
 	"github.com/vilt-go/workbook/vqa/dataset"
+	"github.com/vilt-go/workbook/vqa/evaluate"
 	"github.com/vilt-go/workbook/vqa/hfmodel"
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 	"github.com/vilt-go/workbook/vqa/predict"
 	"github.com/vilt-go/workbook/vqa/train"
 	"github.com/vilt-go/workbook/vqa/vilt"
@@ -38,6 +43,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var rf runFlags
 	rf.register(fs, "runs/vqa", 4, train.DefaultOptimizer().LR)
 	evalSplit := fs.String("eval", "", "after training, evaluate on this split (e.g. val2014) against the majority baseline")
+	evalEvery := fs.Int("eval-every", 0, "with -eval: also evaluate every N steps, the accuracies going to eval.csv in -out (a validation curve)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -97,23 +103,78 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer b.Finalize()
-	if _, err := rf.train(ctx, b, m, loader, proc, ms.ref, stdout, stderr); err != nil {
-		return err
-	}
 	if *evalSplit == "" {
-		return nil
+		_, err := rf.train(ctx, b, m, loader, proc, ms.ref, nil, stdout, stderr)
+		return err
 	}
 	pred, err := predict.New(b, m, proc)
 	if err != nil {
 		return err
 	}
 	defer pred.Close()
-	d.split, d.limit = *evalSplit, 0
-	rep, _, err := evaluateFlags(ctx, pred, root, d, labels, rf.batch)
+	ed := d
+	ed.split, ed.limit = *evalSplit, 0
+	dopts, err = ed.options()
+	if err != nil {
+		return err
+	}
+	evalDS, err := dataset.Load(root, ed.split, labels, proc, dopts)
+	if err != nil {
+		return err
+	}
+	curve := &evalCurve{path: filepath.Join(rf.out, "eval.csv")}
+	evaluateNow := func(step int) (evaluate.Report, error) {
+		rep, _, err := evaluate.Split(ctx, pred, evalDS, ed.loaderOptions(rf.batch))
+		if err == nil {
+			err = curve.add(step, rep)
+		}
+		return rep, err
+	}
+	var evalErr error
+	onStep := func(step int, _ float64) {
+		if *evalEvery <= 0 || step%*evalEvery != 0 || evalErr != nil {
+			return
+		}
+		rep, err := evaluateNow(step)
+		if evalErr = err; err == nil {
+			fmt.Fprintf(stdout, "step %d: %s VQA accuracy %.2f%%\n", step, ed.split, rep.Model.Overall)
+		}
+	}
+	res, err := rf.train(ctx, b, m, loader, proc, ms.ref, onStep, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if evalErr != nil {
+		return fmt.Errorf("evaluating during training: %w", evalErr)
+	}
+	rep, err := evaluateNow(res.Steps)
 	if err != nil {
 		return err
 	}
 	return rep.WriteText(stdout)
+}
+
+// evalCurve is the validation curve of a training run: eval.csv with the
+// VQA accuracy (overall and per answer type) after some steps.
+type evalCurve struct {
+	path string
+	rows [][]string
+}
+
+// add appends the accuracies of rep after step and rewrites the file.
+func (c *evalCurve) add(step int, rep evaluate.Report) error {
+	if len(c.rows) > 0 && c.rows[len(c.rows)-1][0] == strconv.Itoa(step) {
+		return nil // evaluated at this step already
+	}
+	c.rows = append(c.rows, []string{strconv.Itoa(step), fmt.Sprintf("%.4f", rep.Model.Overall),
+		fmt.Sprintf("%.4f", rep.Model.PerAnswerType["yes/no"]), fmt.Sprintf("%.4f", rep.Model.PerAnswerType["number"]),
+		fmt.Sprintf("%.4f", rep.Model.PerAnswerType["other"])})
+	return safefile.Write(c.path, 0o644, func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"step", "overall", "yes/no", "number", "other"})
+		cw.WriteAll(c.rows)
+		return cw.Error()
+	})
 }
 
 // modelSetup are the flags that pick the model to train.

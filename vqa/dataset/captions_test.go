@@ -1,0 +1,140 @@
+package dataset
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/vilt-go/workbook/vqa/internal/testutil"
+	"github.com/vilt-go/workbook/vqa/vilt"
+)
+
+// miniCaptions loads the first n training captions of data/vqav2-mini.
+func miniCaptions(t *testing.T, n int) *Captions {
+	t.Helper()
+	root := filepath.Join(testutil.ModuleRoot(t), "data", "vqav2-mini")
+	c, err := LoadCaptions(root, "train2014", testProcessor(t), Options{Limit: n, CacheImages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Len() != n {
+		t.Fatalf("Limit %d kept %d captions", n, c.Len())
+	}
+	return c
+}
+
+// TestPretrainExamples checks the masking and the mismatching: matched
+// pairs have whole words masked BERT-style and targets only there,
+// mismatched pairs another picture and no target; both are reproducible
+// per epoch and change between epochs.
+func TestPretrainExamples(t *testing.T) {
+	c := miniCaptions(t, 200)
+	tok := c.Processor().Tokenizer()
+	o := DefaultPretrainOptions()
+	o.Seed = 3
+	matched, masked, maskTokens := 0, 0, 0
+	for i := range c.Len() {
+		ex, err := c.Pretrain(0, i, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own, err := c.Encode(c.Records[i].ImagePath, c.Records[i].Caption)
+		if err != nil {
+			t.Fatal(err)
+		}
+		labelled := 0
+		for pos, l := range ex.MLMLabels {
+			if l == vilt.IgnoreIndex {
+				if ex.InputIDs[pos] != own.InputIDs[pos] {
+					t.Fatalf("caption %d: token %d changed without a target", i, pos)
+				}
+				continue
+			}
+			labelled++
+			if l != own.InputIDs[pos] {
+				t.Fatalf("caption %d: target %d at %d, the caption has %d", i, l, pos, own.InputIDs[pos])
+			}
+			if ex.InputIDs[pos] == tok.MaskID() {
+				maskTokens++
+			}
+		}
+		samePicture := slices.Equal(ex.PixelValues, own.PixelValues)
+		switch ex.Matched {
+		case 1:
+			matched++
+			masked += labelled
+			if labelled == 0 || !samePicture {
+				t.Errorf("caption %d matched: %d targets, own picture %v; want at least one target and its picture", i, labelled, samePicture)
+			}
+		case 0:
+			if labelled != 0 || samePicture {
+				t.Errorf("caption %d mismatched: %d targets, own picture %v; want none and another picture", i, labelled, samePicture)
+			}
+		}
+		again, _ := c.Pretrain(0, i, o)
+		if !slices.Equal(again.InputIDs, ex.InputIDs) || again.Matched != ex.Matched {
+			t.Fatalf("caption %d: epoch 0 drawn twice differs", i)
+		}
+	}
+	if matched < 70 || matched > 130 {
+		t.Errorf("%d of 200 pairs matched, want about half", matched)
+	}
+	if f := float64(maskTokens) / float64(masked); f < 0.65 || f > 0.95 {
+		t.Errorf("%.2f of the masked pieces became [MASK], want about 0.8", f)
+	}
+	changed := 0
+	for i := range c.Len() {
+		a, _ := c.Pretrain(0, i, o)
+		b, _ := c.Pretrain(1, i, o)
+		if a.Matched != b.Matched || !slices.Equal(a.InputIDs, b.InputIDs) {
+			changed++
+		}
+	}
+	if changed < c.Len()/2 {
+		t.Errorf("only %d of %d examples differ between epochs 0 and 1", changed, c.Len())
+	}
+}
+
+// TestPretrainBatches checks the pre-training batches' label tensors: the
+// masked positions and their targets, padded to MaxMasked, and the
+// matching labels.
+func TestPretrainBatches(t *testing.T) {
+	c := miniCaptions(t, 24)
+	l, err := NewPretrainLoader(c, DefaultPretrainOptions(), LoaderOptions{BatchSize: 8, TrimText: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for b, err := range l.Epoch(context.Background(), 0, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, labels := b.Tensors()
+		if len(labels) != 3 {
+			t.Fatalf("%d label tensors, want positions, targets and matching labels", len(labels))
+		}
+		pos, tgt := tensors.MustCopyFlatData[int32](labels[0]), tensors.MustCopyFlatData[int32](labels[1])
+		itm := tensors.MustCopyFlatData[int32](labels[2])
+		for i := range b.Size {
+			for k := range MaxMasked {
+				p, want := int(pos[i*MaxMasked+k]), tgt[i*MaxMasked+k]
+				if want == vilt.IgnoreIndex {
+					continue
+				}
+				if got := b.MLMLabels[i*b.SeqLen+p]; got != want {
+					t.Errorf("example %d: target %d at position %d, the batch's label there is %d", i, want, p, got)
+				}
+				if itm[i] != 1 {
+					t.Errorf("example %d: a mismatched pair has a masked-LM target", i)
+				}
+			}
+		}
+		n += b.Size
+	}
+	if n != c.Len() {
+		t.Errorf("%d examples in an epoch, want %d", n, c.Len())
+	}
+}
