@@ -35,17 +35,42 @@ const cellTimeout = 1800
 type expectation struct {
 	// outputs must each match some text output of the notebook.
 	outputs []string
+	// once must each match exactly once (a line that must not repeat).
+	once []string
+	// absent must match no output.
+	absent []string
 	// images is the least number of image outputs (PNG or SVG).
 	images int
 	// when maps a pattern to more patterns that must match if it does
 	// (e.g. the real model's answer when the real model ran).
 	when map[string][]string
+	// whenAbsent maps a pattern to patterns that must not match if it does.
+	whenAbsent map[string][]string
 }
+
+// everywhere lists what no notebook may show: raw network errors and
+// internal addresses (a notebook says "offline: using ..." instead), and
+// the per-step loss lines that a progress bar and a loss curve replace.
+var everywhere = []string{`dial tcp`, `no such host`, `Hub unreachable`, `\b\d{1,3}(\.\d{1,3}){3}:\d+\b`, `(?m)^Loss: `}
 
 // expected holds the key outputs of every notebook. The values come from
 // the walk-through and the VQAv2 and ViLT facts (shared/docs), never from
 // running the notebooks.
 var expected = map[string]expectation{
+	"00_vilt_overview.ipynb": {outputs: []string{
+		`VQA: "How many cats are there\?" about the cats picture -> \S+ \([\d.]+\)`,
+		`VQA: "What color is the square\?" about val2014 picture 376304 -> \S+`,
+		`model: (dandelin/vilt-b32-finetuned-coco|data/vilt-tiny-mlm)\n`,
+		`\n 1\. [✓ ] -?[\d.]+  \S.*\n 2\. `,
+		`verify: "The yellow square is on the left side" -> (true|false) \(score [\d.]+\)`,
+		`(NLVR2: "The left image contains two cats\." -> \S+|offline: skipping NLVR2)`,
+		`pixel_values \[1 3 384 512\]\n-> 12 x 16 = 192 patches of 3 x 32 x 32 = 3072 numbers each`,
+		`patch embeddings \[1 192 768\]`,
+		`The yellow \[MASK\] is on the left side -> filled in: "[^"\s]+" \(the caption says "square"\)`,
+		`matched pair: +p\(match\) = [\d.]+`,
+		`mismatched pair: +p\(match\) = [\d.]+`,
+		`Go: go1\.`,
+	}, images: 2},
 	"01_vqav2_files.ipynb": {outputs: []string{
 		`Number of questions: [1-9]\d*`,
 		`COCO_val2014_000000262148\.jpg -> image id 262148 -> COCO_val2014_000000262148\.jpg`,
@@ -59,10 +84,14 @@ var expected = map[string]expectation{
 		`Number of labels: 3129`,
 		`id2label\[3\] = "yes"`,
 		`id2label\[17\] = "2"`,
+		`label2id\["left"\] = \d+`,
 		`\n\s+1\s+0\.333\s+0\.3\n`,
 		`\n\s+3\s+1\.000\s+0\.9\n`,
-	}},
+		`[1-9]\d* training questions, [1-9]\d* different answers; the most common: "[^"]+" \([1-9]\d*\)`,
+	}, images: 1},
 	"03_dataset_and_processor.ipynb": {outputs: []string{
+		`targets: 3129 values, non-zero at \[\d+`,
+		`the same as the library's example: true`,
 		`tokenizer: 30522 word pieces, max length 40`,
 		`input_ids: \[101 2129 2116 8870 2024 2045 1029 102\] then 32 x \[PAD\]`,
 		`Number of examples: 100 - target length: 3129`,
@@ -71,12 +100,17 @@ var expected = map[string]expectation{
 		`labels: \S+=`,
 	}, images: 1},
 	"04_model.ipynb": {outputs: []string{
-		`Model: (dandelin/vilt-b32-mlm \(pre-trained weights\)|the offline "base" preset)`,
-		`hidden 768, layers 12, heads 12, MLP 3072, gelu, patch 32x32, image size 384, text length 40, vocabulary 30522, answers 3129`,
+		`Model: (dandelin/vilt-b32-mlm|data/vilt-tiny-mlm) \(pre-trained weights\), new VQA head for 3129 answers`,
+		// transformers' "newly initialized" warning: the VQA head, and only it.
+		`Newly initialized \(not in the checkpoint, trained by fine-tuning\): \[classifier\.0\.bias classifier\.0\.weight classifier\.1\.bias classifier\.1\.weight classifier\.3\.bias classifier\.3\.weight\]\n`,
+		`Not used \(in the checkpoint, not in ViltForQuestionAnswering\): \[[^\]]*mlm_score\.`,
+		`hidden \d+, layers \d+, heads \d+, MLP \d+, patch \d+x\d+, images \d+ px \(the processor's\), answers 3129`,
 		`vilt\.encoder\.layer\.N \(each of 12\)`,
 		`classifier\.0\.weight +\[1536 768\]`,
 		`classifier\.3\.weight +\[3129 1536\]`,
 		`total +[1-9]\d* parameters`,
+	}, once: []string{`Model: `}, when: map[string][]string{
+		`offline: using data/vilt-tiny-mlm`: {`Model: data/vilt-tiny-mlm`},
 	}},
 	"05_collate_and_dataloader.ipynb": {outputs: []string{
 		`batch: input_ids \[4 40\], pixel_values \[4 3 \d+ \d+\], pixel_mask \[4 \d+ \d+\]`,
@@ -84,33 +118,74 @@ var expected = map[string]expectation{
 		`image 3: `,
 	}, images: 1},
 	"06_training.ipynb": {outputs: []string{
+		`mean BCE x num_labels = [\d.]+ / 4 x 4 = [\d.]+`,
 		`backend: \S+ \(`,
-		`Epoch: 0\n(<div>.*</div>)?Loss: [\d.]+\n`,
+		`Model: (dandelin/vilt-b32-mlm|data/vilt-tiny-mlm), [1-9]\d* training questions, [1-9]\d* answer labels, images \d+ px`,
 		`<progress value="\d+" max="\d+"></progress> step \d+/\d+, loss `,
-		`preset tiny, [1-9]\d* training questions, [1-9]\d* answer labels`,
 		`[1-9]\d* steps in .*examples/s`,
-	}, images: 1},
+		savedRE,
+		`dataset\[0\]: ".+" \(humans: .+\)\n1\. \S+ +[\d.]+\n2\. \S+ +[\d.]+\n3\. .*\n4\. .*\n5\. `,
+	}, once: []string{`Model: `}, images: 1},
 	"07_inference.ipynb": {outputs: []string{
+		`input_ids +\[1 8\] unpadded as in the article, \[1 40\] padded`,
+		`pixel_values +\[1 3 384 512\]\npixel_mask +\[1 384 512\]`,
 		`Model: \S+`,
 		`input_ids +\[1 \d+\]\ntoken_type_ids +\[1 \d+\]\nattention_mask +\[1 \d+\]\npixel_values +\[1 3 \d+ \d+\]\npixel_mask +\[1 \d+ \d+\]\nlogits +\[1 \d+\]`,
 		`argmax: label id \d+`,
-		`Predicted answer: \S+`,
-	}, images: 1, when: map[string][]string{
+		// The article's question is always asked.
+		`Question: How many cats are there\?\nPredicted answer: \S+`,
+		// The mini questions, each marked right or wrong.
+		`(?m)^(✓ right|✗ wrong)[^\n]*"[^"]+"\s+model: \S+ +\([\d.]+\)  humans: `,
+		`[0-8] of 8 right`,
+	}, once: []string{`Model: `}, images: 1, when: map[string][]string{
 		// The walk-through's printed results with the real fine-tuned model.
 		`Model: dandelin/vilt-b32-finetuned-vqa`: {
 			`input_ids +\[1 40\]`, `pixel_values +\[1 3 384 512\]`, `logits +\[1 3129\]`,
 			`argmax: label id 17\n`, `Predicted answer: 2\n`,
 		},
+		// The tiny models say what they are, and show the article's answer as a reference.
+		`Model: (data/vilt-tiny|runs/notebook-06)`: {
+			`this model has only seen the mini dataset's pictures of coloured shapes`,
+			`Reference, the article's figure 25 \(dandelin/vilt-b32-finetuned-vqa, not computed here\)`,
+		},
+		`Model: runs/notebook-06`: {loadedRE},
+	}, whenAbsent: map[string][]string{
+		// The shipped fine-tuned model answers the mini questions it shows right.
+		`Model: data/vilt-tiny-finetuned-vqa`: {`✗ wrong`},
 	}},
 	"08_attention_and_accuracy.ipynb": {outputs: []string{
 		`Model: \S+`,
 		`Patch grid: \d+ x \d+`,
 		`layer +1: [\d.]+% of the \[CLS\] attention goes to the image`,
+		`".+" -> \S+ \((right|wrong); humans: .+\)\nthe last layer looks most at patch row \d+, column \d+: the [a-z ]+ of the picture`,
 		`answered [1-9]\d* questions`,
 		`VQA accuracy \(%\) on [1-9]\d* questions`,
 		`\nmodel +[\d.]+ `,
 		`\nbaseline \(always "[^"]+"\) +[\d.]+ `,
-	}, images: 2},
+		`\d+ of [1-9]\d* answers wrong; the first ones:`,
+	}, once: []string{`Model: `}, images: 3},
+}
+
+// savedRE is what notebook 06 prints when it saves its model, and loadedRE
+// what notebook 07 prints when it loads it: the folder and the fingerprint
+// of the weights, which must be the same.
+const (
+	savedRE  = `saved: (runs/notebook-06\S*) \(weights ([0-9a-f]{12})\)`
+	loadedRE = `loaded: (runs/notebook-06\S*) \(weights ([0-9a-f]{12})\)`
+)
+
+// checkSavedLoaded checks that notebook 07 loaded the model notebook 06
+// saved, when 07 loaded a model of notebook 06 and 06's outputs are known.
+func checkSavedLoaded(t *testing.T, outputs map[string]string) {
+	t.Helper()
+	saved := regexp.MustCompile(savedRE).FindStringSubmatch(outputs["06_training.ipynb"])
+	loaded := regexp.MustCompile(loadedRE).FindStringSubmatch(outputs["07_inference.ipynb"])
+	if saved == nil || loaded == nil {
+		return
+	}
+	if saved[1] != loaded[1] || saved[2] != loaded[2] {
+		t.Errorf("notebook 06 saved %s (weights %s) but notebook 07 loaded %s (weights %s)", saved[1], saved[2], loaded[1], loaded[2])
+	}
 }
 
 type notebook struct {
@@ -177,6 +252,8 @@ func notebookNames(t *testing.T) []string {
 // first, every code cell executed and saved with its key outputs (listed
 // in expected for every notebook) and no error.
 func TestSaved(t *testing.T) {
+	outputs := map[string]string{}
+	defer func() { checkSavedLoaded(t, outputs) }()
 	setup := regexp.MustCompile(`^!\*go mod edit -require=github\.com/vilt-go/workbook@v0\.0\.0 -require=github\.com/janpfeifer/must@v0\.2\.0 -replace=github\.com/vilt-go/workbook=\$\(cd "\$GONB_DIR/\.\." && pwd\)$`)
 	for _, name := range notebookNames(t) {
 		t.Run(strings.TrimSuffix(name, ".ipynb"), func(t *testing.T) {
@@ -185,7 +262,7 @@ func TestSaved(t *testing.T) {
 				t.Errorf("no key outputs listed for %s in expected", name)
 			}
 			nb := readNotebook(t, name)
-			checkOutputs(t, nb, want)
+			outputs[name] = checkOutputs(t, nb, want)
 			if k := nb.Metadata.Kernelspec.Name; k != "gonb" {
 				t.Errorf("kernel %q, want gonb", k)
 			}
@@ -211,6 +288,8 @@ func TestNotebooks(t *testing.T) {
 		t.Skip("set VQA_NOTEBOOKS=1 (make notebooks) to execute the notebooks; it needs Jupyter and the GoNB kernel (make kernel)")
 	}
 	outDir := t.TempDir()
+	outputs := map[string]string{}
+	defer func() { checkSavedLoaded(t, outputs) }()
 	for _, name := range notebookNames(t) {
 		t.Run(strings.TrimSuffix(name, ".ipynb"), func(t *testing.T) {
 			want, ok := expected[name]
@@ -234,14 +313,14 @@ func TestNotebooks(t *testing.T) {
 				t.Fatalf("jupyter nbconvert --execute %s: %v\n%s", name, err, tail(log.String(), 6000))
 			}
 			t.Logf("%s executed in %.0f s", name, time.Since(start).Seconds())
-			checkOutputs(t, readNotebook(t, executed), want)
+			outputs[name] = checkOutputs(t, readNotebook(t, executed), want)
 		})
 	}
 }
 
 // checkOutputs checks that nb ran every code cell without error and shows
-// the expected outputs.
-func checkOutputs(t *testing.T, nb notebook, want expectation) {
+// the expected outputs, and returns its text outputs.
+func checkOutputs(t *testing.T, nb notebook, want expectation) string {
 	t.Helper()
 	var text strings.Builder
 	images := 0
@@ -281,9 +360,26 @@ func checkOutputs(t *testing.T, nb notebook, want expectation) {
 			t.Errorf("no output matches %q; outputs:\n%s", re, tail(out, 4000))
 		}
 	}
+	for _, re := range want.once {
+		if n := len(regexp.MustCompile(re).FindAllStringIndex(out, -1)); n != 1 {
+			t.Errorf("%d outputs match %q, want exactly one", n, re)
+		}
+	}
+	absent := slices.Concat(everywhere, want.absent)
+	for cond, more := range want.whenAbsent {
+		if regexp.MustCompile(cond).MatchString(out) {
+			absent = append(absent, more...)
+		}
+	}
+	for _, re := range absent {
+		if m := regexp.MustCompile(re).FindString(out); m != "" {
+			t.Errorf("an output matches %q (%q), which must not be shown", re, m)
+		}
+	}
 	if images < want.images {
 		t.Errorf("%d image outputs, want at least %d", images, want.images)
 	}
+	return out
 }
 
 // tail returns the last n bytes of s.

@@ -87,3 +87,45 @@ func AttentionToImage(b compute.Backend, store *model.Store, cfg *vilt.Config, e
 	}
 	return att, nil
 }
+
+// Peak returns the patch (row, col) with the largest weight of m, a map of
+// a's grid.
+func (a CLSAttention) Peak(m []float32) (row, col int) {
+	best := 0
+	for i, v := range m {
+		if v > m[best] {
+			best = i
+		}
+	}
+	if a.Cols == 0 {
+		return 0, 0
+	}
+	return best / a.Cols, best % a.Cols
+}
+
+// Where names the part of the picture a patch of a's grid lies in, by
+// thirds: "top left", "centre", "bottom right", ...
+func (a CLSAttention) Where(row, col int) string {
+	third := func(i, n int) int { return min(3*i/max(n, 1), 2) }
+	v := [...]string{"top", "middle", "bottom"}[third(row, a.Rows)]
+	h := [...]string{"left", "centre", "right"}[third(col, a.Cols)]
+	switch {
+	case v == "middle" && h == "centre":
+		return "centre"
+	case v == "middle":
+		return h
+	}
+	return v + " " + h
+}
+
+// MaxWeight returns the largest weight of the maps: the shared colour scale
+// of [HeatmapScaled] for maps shown side by side.
+func MaxWeight(maps ...[]float32) float32 {
+	top := float32(0)
+	for _, m := range maps {
+		for _, v := range m {
+			top = max(top, v)
+		}
+	}
+	return top
+}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/vilt-go/workbook/vqa/hfmodel"
 	"github.com/vilt-go/workbook/vqa/processor"
@@ -21,9 +20,10 @@ const ModelEnv = "VQA_MODEL"
 // FineTuned is the walk-through's fine-tuned model on the HuggingFace Hub.
 const FineTuned = "dandelin/vilt-b32-finetuned-vqa"
 
-// ShippedModel is the folder, under the repository root, of the small
-// checkpoint trained on the mini dataset.
-const ShippedModel = "data/vilt-tiny-vqav2-mini"
+// ShippedModel is the folder, under the repository root, of the tiny
+// fine-tuned VQA checkpoint: [ShippedPreTrained] fine-tuned on the mini
+// dataset's questions, the offline stand-in for [FineTuned].
+const ShippedModel = "data/vilt-tiny-finetuned-vqa"
 
 // CatsQuestion is the walk-through's inference question about CatsImage.
 const CatsQuestion = "How many cats are there?"
@@ -35,54 +35,79 @@ const CatsImage = "data/coco/000000039769.png"
 type Choice struct {
 	Model     *hfmodel.Model
 	Processor *processor.Processor
-	// Image is an image file and Question a question about it.
+	// Image is an image file and Question a question about it: the first
+	// val2014 question of [repo.DataRoot], or, for [FineTuned], the
+	// walk-through's [CatsQuestion] about [CatsImage].
 	Image, Question string
 	// Source says in one line which model this is.
 	Source string
+	// Kind says which candidate of [ChooseModel] it is.
+	Kind ChoiceKind
+	// Dir is the model's folder (empty for a Hub model).
+	Dir string
 }
 
-// ChooseModel picks the model of the inference notebooks, writing to w why
-// a candidate was passed over:
+// ChoiceKind is which candidate [ChooseModel] took.
+type ChoiceKind int
+
+const (
+	// FromEnv is the folder named by $VQA_MODEL.
+	FromEnv ChoiceKind = iota
+	// FromNotebook06 is the model notebook 06 fine-tuned and saved.
+	FromNotebook06
+	// FromHub is [FineTuned].
+	FromHub
+	// FromShipped is [ShippedModel].
+	FromShipped
+)
+
+// ChooseModel picks the model of the inference notebooks, writing to w in
+// one line why a candidate was passed over:
 //
-//  1. $VQA_MODEL, a model folder, with the first val2014 question of
-//     [DataRoot];
-//  2. [FineTuned], if it loads (from the HuggingFace cache, or downloaded),
+//  1. $VQA_MODEL, a model folder;
+//  2. the model notebook 06 saved ([SavedModelDir]), if it did;
+//  3. [FineTuned], if it loads (from the HuggingFace cache, or downloaded),
 //     with the walk-through's [CatsQuestion] about [CatsImage];
-//  3. the checkpoint in [ShippedModel], with the first val2014 question.
+//  4. the checkpoint in [ShippedModel].
+//
+// The folders come with the first val2014 question of [repo.DataRoot].
 func ChooseModel(w io.Writer) (Choice, error) {
 	root, err := repo.Root()
 	if err != nil {
 		return Choice{}, err
 	}
 	if dir := os.Getenv(ModelEnv); dir != "" {
-		return fromFolder(dir, "$"+ModelEnv+" = "+dir)
+		return fromFolder(dir, "$"+ModelEnv+" = "+dir, FromEnv)
 	}
+	saved, err := SavedModelDir()
+	if err != nil {
+		return Choice{}, err
+	}
+	if HasSavedModel(saved) {
+		rel, _ := filepath.Rel(root, saved)
+		return fromFolder(saved, rel+" (the model notebook 06 fine-tuned and saved)", FromNotebook06)
+	}
+	fmt.Fprintf(w, "notebook 06 has saved no model in %s yet\n", saved)
 	if m, _, err := hfmodel.Load(FineTuned, hfmodel.LoadOptions{}); err == nil {
 		p, err := processor.Default()
 		if err != nil {
 			return Choice{}, err
 		}
 		return Choice{Model: m, Processor: p, Image: filepath.Join(root, CatsImage), Question: CatsQuestion,
-			Source: FineTuned + " (the walk-through's fine-tuned model)"}, nil
-	} else {
-		first, _, _ := strings.Cut(err.Error(), "\n")
-		fmt.Fprintf(w, "%s could not be loaded: %s\n", FineTuned, first)
+			Source: FineTuned + " (the walk-through's fine-tuned model)", Kind: FromHub}, nil
 	}
-	return fromFolder(filepath.Join(root, ShippedModel), ShippedModel+" (the small checkpoint shipped with the workbook, trained on the mini dataset)")
+	fmt.Fprintf(w, "offline: using %s (%s is neither in the HuggingFace cache nor downloadable)\n", ShippedModel, FineTuned)
+	return fromFolder(filepath.Join(root, ShippedModel), ShippedModel+" (the tiny fine-tuned model shipped with the workbook, trained on the mini dataset)", FromShipped)
 }
 
 // fromFolder loads the model in dir with its processor files (the embedded
 // ones if it has none) and the first val2014 question of DataRoot.
-func fromFolder(dir, source string) (Choice, error) {
-	m, _, err := hfmodel.Load(dir, hfmodel.LoadOptions{})
+func fromFolder(dir, source string, kind ChoiceKind) (Choice, error) {
+	l, err := LoadFolder(dir, hfmodel.LoadOptions{})
 	if err != nil {
 		return Choice{}, err
 	}
-	p, err := folderProcessor(dir)
-	if err != nil {
-		return Choice{}, err
-	}
-	c := Choice{Model: m, Processor: p, Source: source}
+	c := Choice{Model: l.Model, Processor: l.Processor, Source: source, Kind: kind, Dir: dir}
 	c.Image, c.Question, err = firstValQuestion()
 	return c, err
 }

@@ -39,6 +39,14 @@ func Colormap(v float64) color.RGBA {
 // cell with opacity alpha (0: image only, 1: heat map only). The grid is
 // stretched over the whole image, cell by cell.
 func Heatmap(img image.Image, weights []float32, rows, cols int, alpha float64) (*image.RGBA, error) {
+	return HeatmapScaled(img, weights, rows, cols, alpha, 0)
+}
+
+// HeatmapScaled is [Heatmap] with the colour scale fixed: weight scale maps to
+// the top colour (larger weights are clamped), so that several maps drawn
+// with the same scale (for example the largest weight of them all) can be
+// compared colour for colour. scale <= 0 uses the map's own largest weight.
+func HeatmapScaled(img image.Image, weights []float32, rows, cols int, alpha float64, scale float32) (*image.RGBA, error) {
 	if rows <= 0 || cols <= 0 || len(weights) != rows*cols {
 		return nil, fmt.Errorf("heat map: %d weights for a %dx%d grid, want rows*cols > 0", len(weights), rows, cols)
 	}
@@ -51,6 +59,9 @@ func Heatmap(img image.Image, weights []float32, rows, cols int, alpha float64) 
 			return nil, fmt.Errorf("heat map: weight %d is %g, want a finite value >= 0", i, w)
 		}
 		peak = max(peak, w)
+	}
+	if scale > 0 {
+		peak = scale
 	}
 	b := img.Bounds()
 	out := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
