@@ -1,5 +1,5 @@
 // Package predict answers questions about images with a ViLT model
-// (figures 20-25 of the walk-through): one image (a file or an http(s)
+// (figures 21-25 of the walk-through): one image (a file or an http(s)
 // URL) and a question give the encoding and logits shapes and the top-k
 // answers with their sigmoid scores; a batch mode answers a whole dataset
 // and writes the official VQA results format.

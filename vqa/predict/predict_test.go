@@ -62,7 +62,7 @@ func catImage(t testing.TB) string {
 	return filepath.Join(testutil.ModuleRoot(t), "data", "coco", "000000039769.png")
 }
 
-// TestPredictShapes checks figure 22's shapes for the two-cats picture
+// TestPredictShapes checks figure 23's shapes for the two-cats picture
 // (640x480 -> 384x512 with the default processor) and the top-k list.
 func TestPredictShapes(t *testing.T) {
 	pred, _ := setup(t, 384, 1)

@@ -2,6 +2,7 @@ package workbook
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 
 	"github.com/vilt-go/workbook/vqa/hfmodel"
+	"github.com/vilt-go/workbook/vqa/processor"
 	"github.com/vilt-go/workbook/vqa/repo"
 )
 
@@ -19,6 +21,8 @@ func TestChooseModel(t *testing.T) {
 	t.Setenv("HF_HUB_OFFLINE", "1")
 	t.Setenv("HF_HOME", t.TempDir())
 	t.Setenv("TMPDIR", t.TempDir())
+	t.Setenv(RunsEnv, t.TempDir())
+	t.Setenv(QuickEnv, "")
 	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
@@ -45,8 +49,8 @@ func TestChooseModel(t *testing.T) {
 		if _, err := os.Stat(c.Image); err != nil || c.Question == "" || !strings.Contains(c.Image, "val2014") {
 			t.Errorf("image %q (%v), question %q: want a val2014 question of the mini dataset", c.Image, err, c.Question)
 		}
-		if log.Len() != 0 {
-			t.Errorf("wrote %q, want nothing when $VQA_MODEL is set", log.String())
+		if log.Len() != 0 || c.Kind != FromEnv || c.Dir != dir {
+			t.Errorf("wrote %q, kind %v, folder %q: want nothing, FromEnv and %s", log.String(), c.Kind, c.Dir, dir)
 		}
 	})
 
@@ -57,10 +61,13 @@ func TestChooseModel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(log.String(), FineTuned+" could not be loaded") {
-			t.Errorf("log %q does not say why %s was passed over", log.String(), FineTuned)
+		if !strings.Contains(log.String(), "offline: using "+ShippedModel+" ("+FineTuned) {
+			t.Errorf("log %q does not say in one line why %s was passed over", log.String(), FineTuned)
 		}
-		if !strings.HasPrefix(c.Source, ShippedModel) {
+		if strings.Contains(log.String(), "huggingface.co") {
+			t.Errorf("log %q shows the network error, want one line", log.String())
+		}
+		if !strings.HasPrefix(c.Source, ShippedModel) || c.Kind != FromShipped {
 			t.Errorf("chose %q, want the shipped checkpoint", c.Source)
 		}
 		if _, err := os.Stat(filepath.Join(root, ShippedModel, "config.json")); err != nil {
@@ -68,6 +75,39 @@ func TestChooseModel(t *testing.T) {
 		}
 		if c.Model.Config.NumLabels() == 0 || c.Question == "" {
 			t.Errorf("model with %d labels, question %q", c.Model.Config.NumLabels(), c.Question)
+		}
+	})
+
+	t.Run("notebook 06", func(t *testing.T) {
+		t.Setenv(ModelEnv, "")
+		m, err := hfmodel.NewFromPreset("tiny", []string{"yes", "no"}, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir, err := SavedModelDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := processor.Default()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp, err := SaveModel(dir, m, p.WithShortestEdge(64))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ChooseModel(io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Kind != FromNotebook06 || c.Dir != dir || !strings.Contains(c.Source, "notebook 06") {
+			t.Errorf("chose %q (kind %v, folder %q), want notebook 06's model in %s", c.Source, c.Kind, c.Dir, dir)
+		}
+		if got, err := Fingerprint(c.Dir); err != nil || got != fp {
+			t.Errorf("fingerprint %q (%v), want the saved %q", got, err, fp)
+		}
+		if e := c.Processor.ImageConfig().ShortestEdge; e != 64 {
+			t.Errorf("processor resizes to %d, want the saved 64", e)
 		}
 	})
 }

@@ -39,7 +39,7 @@ const ArticleLimit = 100
 // QuickSettings are the workbook's defaults for the tiny pre-trained model:
 // a few minutes on two CPU cores, at a learning rate a model this small
 // needs (20 times the article's), with warm-up and linear decay.
-var QuickSettings = Settings{Epochs: 10, Batch: 32, LR: 1e-3, Warmup: 0.1, Decay: true, Seed: 1}
+var QuickSettings = Settings{Epochs: 6, Batch: 32, LR: 1e-3, Warmup: 0.1, Decay: true, Seed: 1}
 
 // QuickSteps is how many steps [FineTune] trains under $VQA_QUICK=1.
 const QuickSteps = 6

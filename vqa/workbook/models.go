@@ -45,6 +45,10 @@ const SavedModel = "runs/notebook-06"
 // SaveModel only ever replaces the contents of such a folder.
 const savedMarker = ".written-by-notebook-06"
 
+// RunsEnv is the environment variable naming the folder the notebooks
+// write into instead of the repository's runs/ (the tests set it).
+const RunsEnv = "VQA_RUNS"
+
 // QuickEnv is the environment variable that shortens the notebooks' training
 // runs (set by `make notebooks`).
 const QuickEnv = "VQA_QUICK"
@@ -68,7 +72,7 @@ type Loaded struct {
 
 // LoadHubOr loads the HuggingFace model hubID with opt and, when that fails
 // (no network and not in the cache), the folder local (relative to the
-// repository root) instead, saying so on w in one line: "offline: using …".
+// repository root unless absolute) instead, saying so on w in one line: "offline: using …".
 // The network error itself is not printed: notebooks are saved with their
 // outputs.
 func LoadHubOr(w io.Writer, hubID, local string, opt hfmodel.LoadOptions) (Loaded, error) {
@@ -79,12 +83,16 @@ func LoadHubOr(w io.Writer, hubID, local string, opt hfmodel.LoadOptions) (Loade
 		}
 		return Loaded{Model: m, Processor: p, Report: rep, Source: hubID, Hub: true}, nil
 	}
-	root, err := repo.Root()
-	if err != nil {
-		return Loaded{}, err
+	dir := local
+	if !filepath.IsAbs(dir) {
+		root, err := repo.Root()
+		if err != nil {
+			return Loaded{}, err
+		}
+		dir = filepath.Join(root, local)
 	}
 	fmt.Fprintf(w, "offline: using %s (%s is neither in the HuggingFace cache nor downloadable)\n", local, hubID)
-	l, err := LoadFolder(filepath.Join(root, local), opt)
+	l, err := LoadFolder(dir, opt)
 	l.Source = local
 	return l, err
 }
@@ -105,13 +113,21 @@ func LoadFolder(dir string, opt hfmodel.LoadOptions) (Loaded, error) {
 
 // SavedModelDir returns the absolute path of [SavedModel], or of
 // SavedModel + "-quick" when [Quick]: the tests' short training runs do not
-// replace the model a full run of notebook 06 saved.
+// replace the model a full run of notebook 06 saved. With $VQA_RUNS set,
+// the folder is notebook-06 (or notebook-06-quick) in it instead.
 func SavedModelDir() (string, error) {
-	root, err := repo.Root()
+	dir := os.Getenv(RunsEnv)
+	if dir == "" {
+		root, err := repo.Root()
+		if err != nil {
+			return "", err
+		}
+		dir = filepath.Join(root, "runs")
+	}
+	dir, err := filepath.Abs(filepath.Join(dir, filepath.Base(SavedModel)))
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(root, SavedModel)
 	if Quick() {
 		dir += "-quick"
 	}

@@ -30,7 +30,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlags("predict", "Runs a model on images and text, in the manner of HuggingFace pipelines; what it does\n"+
 		"follows the model's head (config.json's architectures):\n"+
 		"  ViltForQuestionAnswering: -image and -question: the encoding and logits shapes and the top\n"+
-		"    answers with their sigmoid scores (figures 20-25); or, with -split and no -image, every\n"+
+		"    answers with their sigmoid scores (figures 21-25); or, with -split and no -image, every\n"+
 		"    question of a split answered into an official results file.\n"+
 		"  ViltForMaskedLM (fill-mask): -image and -text with [MASK]: the top words for each mask.\n"+
 		"  ViltForImageAndTextRetrieval, or a model with the image-text matching head: -image and\n"+
