@@ -62,6 +62,8 @@ var expected = map[string]expectation{
 		`VQA: "What color is the square\?" about val2014 picture 376304 -> \S+`,
 		`model: (dandelin/vilt-b32-finetuned-coco|data/vilt-tiny-mlm)\n`,
 		`\n 1\. [✓ ] -?[\d.]+  \S.*\n 2\. `,
+		`the picture's own captions among the first 5: [0-5] \(by chance: about \d\)`,
+		`the matched pair scores higher: (true|false)`,
 		`verify: "The yellow square is on the left side" -> (true|false) \(score [\d.]+\)`,
 		`(NLVR2: "The left image contains two cats\." -> \S+|offline: skipping NLVR2)`,
 		`pixel_values \[1 3 384 512\]\n-> 12 x 16 = 192 patches of 3 x 32 x 32 = 3072 numbers each`,
@@ -70,7 +72,10 @@ var expected = map[string]expectation{
 		`matched pair: +p\(match\) = [\d.]+`,
 		`mismatched pair: +p\(match\) = [\d.]+`,
 		`Go: go1\.`,
-	}, images: 2},
+	}, images: 2, when: map[string][]string{
+		// The shipped pre-trained model reads the masked word from the picture.
+		`offline: using data/vilt-tiny-mlm \(dandelin/vilt-b32-mlm `: {`filled in: "square"`},
+	}},
 	"01_vqav2_files.ipynb": {outputs: []string{
 		`Number of questions: [1-9]\d*`,
 		`COCO_val2014_000000262148\.jpg -> image id 262148 -> COCO_val2014_000000262148\.jpg`,

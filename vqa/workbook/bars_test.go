@@ -5,6 +5,8 @@ import (
 	"image/color"
 	"strings"
 	"testing"
+
+	"github.com/vilt-go/workbook/vqa/processor"
 )
 
 func TestBars(t *testing.T) {
@@ -86,5 +88,24 @@ func TestChecked(t *testing.T) {
 	}
 	if cs[0].Mark() != "✓ right" || cs[1].Mark() != "✗ wrong (VQA accuracy 60%)" || cs[2].Mark() != "✗ wrong" {
 		t.Errorf("marks %q %q %q", cs[0].Mark(), cs[1].Mark(), cs[2].Mark())
+	}
+}
+
+func TestBatchTiles(t *testing.T) {
+	p, err := processor.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &processor.Batch{Size: 2, Height: 2, Width: 3, PixelValues: make([]float32, 2*3*2*3)}
+	tiles, err := BatchTiles(b, p.ImageConfig())
+	if err != nil || len(tiles) != 2 || tiles[1].Label != "image 1" || tiles[0].Image.Bounds().Dx() != 3 {
+		t.Fatalf("tiles %+v, %v", tiles, err)
+	}
+	b.PixelValues = b.PixelValues[1:]
+	if _, err := BatchTiles(b, p.ImageConfig()); err == nil {
+		t.Error("short pixel values: no error")
+	}
+	if s := Share([]float32{0.25, 0.5}); s != 0.75 {
+		t.Errorf("Share = %g", s)
 	}
 }

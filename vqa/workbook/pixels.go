@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/vilt-go/workbook/vqa/imageproc"
+	"github.com/vilt-go/workbook/vqa/processor"
 )
 
 // ImageOf returns img as a standard library image, for showing it.
@@ -43,4 +44,32 @@ func Unnormalize(pixels []float32, height, width int, cfg imageproc.Config) (*im
 		out.Pix[4*i+3] = 255
 	}
 	return out, nil
+}
+
+// BatchTiles turns the images of a collated batch back into pixels (padding
+// included, see [Unnormalize]), one tile per example labelled "image i".
+func BatchTiles(b *processor.Batch, cfg imageproc.Config) ([]Tile, error) {
+	plane := 3 * b.Height * b.Width
+	if len(b.PixelValues) != b.Size*plane {
+		return nil, fmt.Errorf("batch tiles: %d pixel values for %d images of 3x%dx%d", len(b.PixelValues), b.Size, b.Height, b.Width)
+	}
+	tiles := make([]Tile, b.Size)
+	for i := range b.Size {
+		img, err := Unnormalize(b.PixelValues[i*plane:(i+1)*plane], b.Height, b.Width, cfg)
+		if err != nil {
+			return nil, err
+		}
+		tiles[i] = Tile{Image: img, Label: fmt.Sprintf("image %d", i)}
+	}
+	return tiles, nil
+}
+
+// Share is the total of an attention map: the part of the text [CLS]
+// token's attention that goes to the image patches.
+func Share(m []float32) float64 {
+	sum := 0.0
+	for _, v := range m {
+		sum += float64(v)
+	}
+	return sum
 }
