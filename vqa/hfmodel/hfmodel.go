@@ -111,26 +111,35 @@ func Load(dirOrID string, opt LoadOptions) (*Model, vilt.Report, error) {
 	if _, err := cfg.Head(); err != nil {
 		return nil, vilt.Report{}, fmt.Errorf("hfmodel: %s: %w", dir, err)
 	}
-	store := model.NewStore()
+	var ws map[string]*tensors.Tensor
+	file := filepath.Join(dir, "model.safetensors")
 	if HasCheckpoints(dir) {
-		if opt.Head != "" && !cfg.HasHead(opt.Head) || opt.Labels != nil && !sameLabels(cfg, opt.Labels) || opt.ITMHead && !cfg.ITMHead {
-			return nil, vilt.Report{}, fmt.Errorf("hfmodel: %s is a training folder of another head or other labels; export it first (vqa export) and build the new model from the export", dir)
-		}
+		store := model.NewStore()
 		if err := vilt.InitWeights(store, cfg, opt.Seed); err != nil {
 			return nil, vilt.Report{}, err
 		}
-		if _, err := LoadLatest(store, dir); err != nil {
+		latest, err := LoadLatest(store, dir)
+		if err != nil {
 			return nil, vilt.Report{}, err
 		}
-		return &Model{Config: cfg, Store: store}, vilt.Report{}, nil
+		if !changes(cfg, opt) {
+			return &Model{Config: cfg, Store: store}, vilt.Report{}, nil
+		}
+		// Another head or other labels: go on from the checkpoint's weights
+		// as from a HuggingFace folder's.
+		if ws, err = vilt.StateDict(store, cfg); err != nil {
+			return nil, vilt.Report{}, err
+		}
+		file = filepath.Join(dir, latest)
+	} else {
+		if ws, file, err = hfweights.ReadDir(dir); err != nil {
+			return nil, vilt.Report{}, fmt.Errorf("hfmodel: reading the weights in %s: %w", dir, err)
+		}
+		if err := toFloat32(ws); err != nil {
+			return nil, vilt.Report{}, fmt.Errorf("hfmodel: %s: %w", file, err)
+		}
 	}
-	ws, file, err := hfweights.ReadDir(dir)
-	if err != nil {
-		return nil, vilt.Report{}, fmt.Errorf("hfmodel: reading the weights in %s: %w", dir, err)
-	}
-	if err := toFloat32(ws); err != nil {
-		return nil, vilt.Report{}, fmt.Errorf("hfmodel: %s: %w", file, err)
-	}
+	store := model.NewStore()
 	newHead := false
 	if opt.Head != "" && !cfg.HasHead(opt.Head) {
 		cfg.SetHead(opt.Head)
@@ -159,6 +168,12 @@ func Load(dirOrID string, opt LoadOptions) (*Model, vilt.Report, error) {
 		return nil, rep, fmt.Errorf("hfmodel: loading %s: %w", file, err)
 	}
 	return &Model{Config: cfg, Store: store}, rep, nil
+}
+
+// changes reports whether opt asks for another head, other labels or a
+// matching head cfg lacks.
+func changes(cfg *vilt.Config, opt LoadOptions) bool {
+	return opt.Head != "" && !cfg.HasHead(opt.Head) || opt.Labels != nil && !sameLabels(cfg, opt.Labels) || opt.ITMHead && !cfg.ITMHead
 }
 
 // firstArchitecture returns the class named first by dir's config.json, for
