@@ -43,6 +43,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var rf runFlags
 	rf.register(fs, "runs/vqa", 4, train.DefaultOptimizer().LR)
 	evalSplit := fs.String("eval", "", "after training, evaluate on this split (e.g. val2014) against the majority baseline")
+	evalData := fs.String("eval-data", "", "with -eval: the VQAv2 folder of the evaluation split (default: -data's)")
 	evalEvery := fs.Int("eval-every", 0, "with -eval: also evaluate every N steps, the accuracies going to eval.csv in -out (a validation curve)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -114,11 +115,15 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer pred.Close()
 	ed := d
 	ed.split, ed.limit = *evalSplit, 0
+	evalRoot := root
+	if *evalData != "" {
+		evalRoot = *evalData
+	}
 	dopts, err = ed.options()
 	if err != nil {
 		return err
 	}
-	evalDS, err := dataset.Load(root, ed.split, labels, proc, dopts)
+	evalDS, err := dataset.Load(evalRoot, ed.split, labels, proc, dopts)
 	if err != nil {
 		return err
 	}
