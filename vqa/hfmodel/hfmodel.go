@@ -246,18 +246,11 @@ func (m *Model) Export(dir string, dtype dtypes.DType) error {
 			}
 		}
 	}
-	weights := filepath.Join(dir, "model.safetensors")
-	if err := hfweights.WriteSafetensors(weights+".tmp", ws, map[string]string{"format": "pt"}); err != nil {
+	// Both writers go through a temporary file renamed into place.
+	if err := hfweights.WriteSafetensors(filepath.Join(dir, "model.safetensors"), ws, map[string]string{"format": "pt"}); err != nil {
 		return fmt.Errorf("hfmodel: export: %w", err)
 	}
-	if err := os.Rename(weights+".tmp", weights); err != nil {
-		return fmt.Errorf("hfmodel: export: %w", err)
-	}
-	config := filepath.Join(dir, "config.json")
-	if err := m.Config.WriteFile(config + ".tmp"); err != nil {
-		return fmt.Errorf("hfmodel: export: %w", err)
-	}
-	if err := os.Rename(config+".tmp", config); err != nil {
+	if err := m.Config.WriteFile(filepath.Join(dir, "config.json")); err != nil {
 		return fmt.Errorf("hfmodel: export: %w", err)
 	}
 	return nil

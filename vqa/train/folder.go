@@ -37,7 +37,7 @@ const damagedDir = "damaged"
 // holds something a run may not overwrite: files of something other than a
 // training folder, or checkpoints of a run with other settings. Nothing on
 // disk was changed; [Config.Force] allows it.
-var ErrFolderTaken = errors.New("the training folder holds another run or other files")
+var ErrFolderTaken = errors.New("train: refusing the training folder")
 
 // settingsJSON is the content of [SettingsFile].
 type settingsJSON struct {
@@ -150,8 +150,8 @@ func checkFolder(dir string, settings map[string]string, force bool) (folderPlan
 		if len(names) > 5 {
 			names = append(names[:5], "...")
 		}
-		return 0, fmt.Errorf("train: %s is not empty (%s) and is not a training folder (no %s, no checkpoints): nothing was written to it: %w",
-			dir, strings.Join(names, ", "), SettingsFile, ErrFolderTaken)
+		return 0, fmt.Errorf("%w: %s is not empty (%s) and is not a training folder (no %s, no checkpoints); nothing was written to it",
+			ErrFolderTaken, dir, strings.Join(names, ", "), SettingsFile)
 	}
 	if !hfmodel.HasCheckpoints(dir) {
 		return planFresh, nil // nothing saved depends on the old settings
@@ -163,8 +163,8 @@ func checkFolder(dir string, settings map[string]string, force bool) (folderPlan
 	case force:
 		return planRestart, nil
 	}
-	return 0, fmt.Errorf("train: %s holds checkpoints of a run with other settings (%s): nothing was changed; resume with the saved settings or train into another folder: %w",
-		dir, strings.Join(diff, "; "), ErrFolderTaken)
+	return 0, fmt.Errorf("%w: %s holds checkpoints of a run with other settings (%s); nothing was changed: resume with the saved settings, or train into another folder",
+		ErrFolderTaken, dir, strings.Join(diff, "; "))
 }
 
 // savedSettings returns the settings recorded in the training folder dir:
@@ -281,14 +281,13 @@ func prepareDir(m *hfmodel.Model, loader *dataset.Loader, c Config) (sv *saver, 
 		files = map[string][]byte{}
 	}
 	files[SettingsFile] = append(data, '\n')
-	if files["config.json"], err = json.MarshalIndent(m.Config, "", "  "); err != nil {
-		return nil, "", fmt.Errorf("train: encoding config.json: %w", err)
-	}
-	files["config.json"] = append(files["config.json"], '\n')
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		if err := safefile.WriteFile(filepath.Join(c.Dir, name), files[name], 0o644); err != nil {
 			return nil, "", fmt.Errorf("train: %w", err)
 		}
+	}
+	if err := m.Config.WriteFile(filepath.Join(c.Dir, "config.json")); err != nil {
+		return nil, "", fmt.Errorf("train: %w", err)
 	}
 	keep := c.Keep
 	if keep <= 0 {

@@ -32,6 +32,8 @@ import (
 	"os"
 	"sort"
 	"strconv"
+
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 )
 
 // Config holds every field of HuggingFace's ViltConfig (and the
@@ -302,13 +304,14 @@ func (c *Config) MarshalJSON() ([]byte, error) {
 	return append(out, '}'), nil
 }
 
-// WriteFile writes c as an indented HuggingFace config.json.
+// WriteFile writes c as an indented HuggingFace config.json, through a
+// temporary file renamed into place.
 func (c *Config) WriteFile(path string) error {
 	data, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return fmt.Errorf("vilt: encoding config for %s: %w", path, err)
 	}
-	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+	if err := safefile.WriteFile(path, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("vilt: writing config: %w", err)
 	}
 	return nil

@@ -60,7 +60,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // evalModel runs modelRef over the split and scores its answers.
 func evalModel(ctx context.Context, root string, d dataFlags, modelRef string, batch int, writeResults string, stderr io.Writer) (evaluate.Report, error) {
-	m, _, err := hfmodel.Load(modelRef, hfmodel.LoadOptions{})
+	m, _, err := hfmodel.Load(modelRef, hfmodel.LoadOptions{Log: stderr})
 	if err != nil {
 		return evaluate.Report{}, err
 	}

@@ -62,7 +62,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		*modelRef = filepath.Join(root, "data", defaultModel)
 	}
-	m, _, err := hfmodel.Load(*modelRef, hfmodel.LoadOptions{})
+	m, _, err := hfmodel.Load(*modelRef, hfmodel.LoadOptions{Log: stderr})
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
@@ -41,7 +42,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&ms.labelsFrom, "labels", "", "take the answer labels from this config.json (id2label) instead of the data, e.g. data/vilt-b32-finetuned-vqa/config.json")
 	fs.IntVar(&ms.minCount, "min-count", 1, "answer labels: keep answers that are the majority answer at least this often")
 	fs.IntVar(&ms.topK, "top-labels", 0, "answer labels: keep only the most frequent N (0: all)")
-	out := fs.String("out", "runs/vqa", "training folder (checkpoints, loss curve, final HuggingFace model)")
+	out := fs.String("out", "runs/vqa", "training folder (checkpoints, loss curve, final HuggingFace model): missing, empty, or the folder of a run with the same settings (resumed)")
+	force := fs.Bool("force", false, "train into -out even if it is not empty and not a training folder (its files of the same names are replaced), or holds a run with other settings (its checkpoints are removed)")
 	epochs := fs.Int("epochs", 3, "passes over the data")
 	maxSteps := fs.Int("max-steps", 0, "stop after this many optimizer steps (0: epochs decide)")
 	batch := fs.Int("batch", 4, "batch size")
@@ -130,27 +132,39 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer b.Finalize()
+	// The processor files are written once the folder is checked and
+	// locked, before the first step, so that the folder can be evaluated
+	// while training runs (the latest checkpoint is read).
+	files, err := processorFileData(ms.ref, proc)
+	if err != nil {
+		return err
+	}
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return fmt.Errorf("-data %s: %w", root, err)
+	}
 	cfg := train.Config{
 		Optimizer: o, Epochs: *epochs, MaxSteps: *maxSteps, Accumulate: *accum, Dir: *out,
+		Settings: map[string]string{
+			"data": absRoot, "split": d.split, "limit": strconv.Itoa(d.limit), "examples": strconv.Itoa(ds.Len()),
+			"scoring": d.scoring, "image_size": strconv.Itoa(proc.ImageConfig().ShortestEdge),
+			"batch": strconv.Itoa(*batch), "shuffle": strconv.FormatBool(lo.Shuffle), "bucket": strconv.FormatBool(lo.Bucket),
+			"seed": strconv.FormatUint(ms.seed, 10), "start": ms.start(),
+		},
+		Force: *force, Files: files,
 		CheckpointEvery: *ckptEvery, Keep: *keep, LogEvery: *logEvery, Log: stdout,
 		ProgressInterval: time.Second,
 	}
 	if !*quiet {
 		cfg.Progress = stderr
 	}
-	// The processor files first, so that the folder can be evaluated while
-	// training runs (the latest checkpoint is read).
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return err
-	}
-	if err := writeProcessorFiles(*out, ms.ref, proc); err != nil {
-		return err
-	}
 	res, err := train.Run(ctx, b, m, loader, cfg)
-	if errors.Is(err, context.Canceled) {
+	switch {
+	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w; checkpoint saved in %s: run the same command again to resume", err, *out)
-	}
-	if err != nil {
+	case errors.Is(err, train.ErrFolderTaken):
+		return fmt.Errorf("%w (-force overrides this: see -help)", err)
+	case err != nil:
 		return err
 	}
 	fmt.Fprintf(stdout, "trained to step %d in %s (%.2f examples/s after the first step)\n", res.Steps, res.Elapsed.Round(time.Second), res.ExamplesPerSecond)
@@ -184,13 +198,26 @@ type modelSetup struct {
 	seed           uint64
 }
 
+// start names the model a run starts from, for the settings a resume must
+// repeat: the checkpoint (and whether its labels are kept) or the preset
+// (its sizes are in the model's settings).
+func (ms modelSetup) start() string {
+	switch {
+	case ms.ref != "" && ms.keepLabels:
+		return ms.ref + " (its labels)"
+	case ms.ref != "":
+		return ms.ref
+	}
+	return "preset " + ms.preset
+}
+
 // model returns the model to train: the checkpoint ms.ref (keeping its
 // labels, or with a new head for the new labels) or a preset resized by
 // ms.sizes; new labels come from ms.labelsFrom (a config.json) or the
 // split's answers.
 func (ms modelSetup) model(root string, d dataFlags, stdout io.Writer) (*hfmodel.Model, error) {
 	if ms.ref != "" && ms.keepLabels {
-		m, _, err := hfmodel.Load(ms.ref, hfmodel.LoadOptions{Head: vilt.QuestionAnswering})
+		m, _, err := hfmodel.Load(ms.ref, hfmodel.LoadOptions{Head: vilt.QuestionAnswering, Log: stdout})
 		return m, err
 	}
 	var labels []string
@@ -220,7 +247,7 @@ func (ms modelSetup) model(root string, d dataFlags, stdout io.Writer) (*hfmodel
 		}
 		return hfmodel.New(cfg, labels, ms.seed)
 	}
-	m, rep, err := hfmodel.Load(ms.ref, hfmodel.LoadOptions{Head: vilt.QuestionAnswering, Labels: labels, NewHead: true, Seed: ms.seed})
+	m, rep, err := hfmodel.Load(ms.ref, hfmodel.LoadOptions{Head: vilt.QuestionAnswering, Labels: labels, NewHead: true, Seed: ms.seed, Log: stdout})
 	if err != nil {
 		return nil, err
 	}
