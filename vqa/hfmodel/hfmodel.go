@@ -274,6 +274,10 @@ const ChecksumSuffix = ".sha256"
 type Checkpoint struct {
 	// Name is the checkpoint's base name (e.g. "checkpoint-step-0000000100").
 	Name string
+	// Unverified is set when no checkpoint of the folder has a checksum
+	// file (a folder written before checkpoints had one): the newest is
+	// used as it is.
+	Unverified bool
 	// Skipped are the newer checkpoints passed over because they do not
 	// verify (missing or different checksum), newest first.
 	Skipped []Damaged
@@ -287,9 +291,13 @@ type Damaged struct {
 	Err error
 }
 
-// Note returns "" when the newest checkpoint was used, else a sentence
-// naming the damaged checkpoints passed over and the one used instead.
+// Note returns "" when the newest checkpoint was used and verified, else a
+// sentence naming the damaged checkpoints passed over and the one used
+// instead, or saying that it could not be verified.
 func (c Checkpoint) Note() string {
+	if c.Unverified {
+		return fmt.Sprintf("checkpoint %s has no checksum file (written before checkpoints had one): used unverified", c.Name)
+	}
 	if len(c.Skipped) == 0 {
 		return ""
 	}
@@ -308,12 +316,17 @@ func damagedError(ds []Damaged) error {
 // LatestGood returns the newest checkpoint of the training folder dir whose
 // data and JSON files match its checksum file, with the newer ones passed
 // over. It fails when none verifies, naming each checkpoint and its fault.
+// In a folder where no checkpoint has a checksum file (written before they
+// had one) it returns the newest, marked Unverified.
 func LatestGood(dir string) (Checkpoint, error) {
 	jsons, err := filepath.Glob(filepath.Join(dir, "checkpoint-*"+checkpoint.JsonNameSuffix))
 	if err != nil || len(jsons) == 0 {
 		return Checkpoint{}, fmt.Errorf("hfmodel: no checkpoint (checkpoint-*%s) in %s", checkpoint.JsonNameSuffix, dir)
 	}
 	slices.Sort(jsons)
+	if sums, _ := filepath.Glob(filepath.Join(dir, "checkpoint-*"+ChecksumSuffix)); len(sums) == 0 {
+		return Checkpoint{Name: strings.TrimSuffix(filepath.Base(jsons[len(jsons)-1]), checkpoint.JsonNameSuffix), Unverified: true}, nil
+	}
 	var c Checkpoint
 	for _, j := range slices.Backward(jsons) {
 		name := strings.TrimSuffix(filepath.Base(j), checkpoint.JsonNameSuffix)
@@ -332,7 +345,7 @@ func LatestGood(dir string) (Checkpoint, error) {
 func verifyCheckpoint(dir, name string) error {
 	sumPath := filepath.Join(dir, name+ChecksumSuffix)
 	if _, err := os.Stat(sumPath); err != nil {
-		return fmt.Errorf("checkpoint %s has no checksum file %s (damaged, or written before checkpoints had one): %w", name, sumPath, err)
+		return fmt.Errorf("checkpoint %s has no checksum file %s, unlike others of its folder: %w", name, sumPath, err)
 	}
 	sums, err := checksum.Read(sumPath)
 	if err != nil {

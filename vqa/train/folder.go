@@ -265,11 +265,14 @@ func prepareDir(m *hfmodel.Model, loader *dataset.Loader, c Config) (sv *saver, 
 		if err != nil {
 			return nil, "", err
 		}
-		if note := ck.Note(); note != "" {
+		switch {
+		case len(ck.Skipped) > 0:
 			if err := setAside(c.Dir, ck.Skipped); err != nil {
 				return nil, "", err
 			}
-			logf(c, "train: %s (the damaged ones moved to %s)\n", note, filepath.Join(c.Dir, damagedDir))
+			logf(c, "train: %s (the damaged ones moved to %s)\n", ck.Note(), filepath.Join(c.Dir, damagedDir))
+		case ck.Unverified:
+			logf(c, "train: %s\n", ck.Note())
 		}
 	}
 	data, err := json.MarshalIndent(settingsJSON{Settings: settings}, "", "  ")

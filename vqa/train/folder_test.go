@@ -267,6 +267,35 @@ func TestDamagedCheckpoint(t *testing.T) {
 	}
 }
 
+// TestCheckpointsWithoutChecksums checks a folder whose checkpoints have no
+// checksum files (written before they had one): the newest loads, marked
+// unverified; and a newest checkpoint lacking the checksum file the others
+// have is passed over.
+func TestCheckpointsWithoutChecksums(t *testing.T) {
+	b := testutil.Backend(t)
+	l := miniLoader(t, 8, 4)
+	dir := t.TempDir()
+	cfg := oneStep(dir)
+	cfg.MaxSteps = 2
+	if _, err := Run(context.Background(), b, tinyModel(t, l, 1), l, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, checkpointName(2)+hfmodel.ChecksumSuffix)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := hfmodel.LatestGood(dir)
+	if err != nil || c.Name != checkpointName(1) || len(c.Skipped) != 1 || !strings.Contains(c.Skipped[0].Err.Error(), "no checksum file") {
+		t.Errorf("newest without its checksum file: %+v, %v; want %s with the newest skipped", c, err, checkpointName(1))
+	}
+	if err := os.Remove(filepath.Join(dir, checkpointName(1)+hfmodel.ChecksumSuffix)); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	if _, _, err := hfmodel.Load(dir, hfmodel.LoadOptions{Log: &log}); err != nil || !strings.Contains(log.String(), checkpointName(2)+" has no checksum file") {
+		t.Errorf("no checksum files at all: %v, note %q; want the newest, unverified", err, log.String())
+	}
+}
+
 // TestCheckpointOfOtherShapes loads a checkpoint into a model whose
 // config.json says other sizes: an error naming the variables, not a
 // panic while building the graph, and the store keeps its values.

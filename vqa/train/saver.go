@@ -141,8 +141,11 @@ func (s *saver) kept() string {
 	if err != nil {
 		return fmt.Sprintf("no intact checkpoint is in %s", s.dir)
 	}
-	if note := c.Note(); note != "" {
-		return fmt.Sprintf("%s; the last good checkpoint %s in %s is kept", note, c.Name, s.dir)
+	switch {
+	case c.Unverified:
+		return fmt.Sprintf("the last checkpoint %s in %s is kept; it has no checksum to verify", c.Name, s.dir)
+	case len(c.Skipped) > 0:
+		return fmt.Sprintf("%s; the last good checkpoint %s in %s is kept", c.Note(), c.Name, s.dir)
 	}
 	return fmt.Sprintf("the last good checkpoint %s in %s is kept", c.Name, s.dir)
 }
