@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vilt-go/workbook/vqa/internal/fslock"
 	"github.com/vilt-go/workbook/vqa/internal/testutil"
 )
 
@@ -254,4 +255,21 @@ func TestDamagedCheckpointFallsBack(t *testing.T) {
 	if code, _, stderr := runCLI(t, predictArgs...); code != 1 || !strings.Contains(stderr, "is intact") {
 		t.Errorf("predict with every checkpoint damaged: code %d, stderr %q; want exit 1", code, stderr)
 	}
+}
+
+// TestTrainLockedOut trains into a folder another holder has locked (issue
+// 15 item 9): exit 1 at once, naming the holder, with nothing written.
+func TestTrainLockedOut(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	lock, err := fslock.Acquire(out, "another vqa train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	before := snapshot(t, out)
+	code, _, stderr := runCLI(t, trainArgs(t, out)...)
+	if code != 1 || !strings.Contains(stderr, "in use by another vqa train") {
+		t.Errorf("train into a locked folder: code %d, stderr %q; want 1 naming the holder", code, stderr)
+	}
+	checkUnchanged(t, "locked folder", before, snapshot(t, out))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/vilt-go/workbook/vqa/backend"
 	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/hfmodel"
+	"github.com/vilt-go/workbook/vqa/internal/fslock"
 	"github.com/vilt-go/workbook/vqa/predict"
 	"github.com/vilt-go/workbook/vqa/train"
 	"github.com/vilt-go/workbook/vqa/vilt"
@@ -168,7 +169,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "trained to step %d in %s (%.2f examples/s after the first step)\n", res.Steps, res.Elapsed.Round(time.Second), res.ExamplesPerSecond)
-	if err := m.Export(*out, dtypes.Float32); err != nil {
+	if err := exportLocked(m, *out); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "model written to %s (config.json, model.safetensors, processor files); loss curve in %s\n", *out, filepath.Join(*out, "loss.csv"))
@@ -186,6 +187,18 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return rep.WriteText(stdout)
+}
+
+// exportLocked writes the trained model into its training folder dir,
+// holding the folder's lock again: a run that took the folder over since
+// train.Run returned makes it fail instead of mixing two runs' files.
+func exportLocked(m *hfmodel.Model, dir string) error {
+	lock, err := fslock.Acquire(dir, "vqa train: writing the final model into "+dir)
+	if err != nil {
+		return fmt.Errorf("writing the final model: %w", err)
+	}
+	defer lock.Release()
+	return m.Export(dir, dtypes.Float32)
 }
 
 // modelSetup are the flags that pick the model to train.
