@@ -102,12 +102,12 @@ func modelSettings(cfg *vilt.Config) map[string]string {
 type folderPlan int
 
 const (
-	// planFresh: missing, empty, or a training folder without checkpoints.
+	// planFresh: a fresh run; the folder is missing, empty, a training
+	// folder without checkpoints, or (with Config.Force) holds other
+	// files.
 	planFresh folderPlan = iota
 	// planResume: checkpoints of a run with the same settings.
 	planResume
-	// planOverwrite: other files (with Config.Force).
-	planOverwrite
 	// planRestart: checkpoints of a run with other settings (with
 	// Config.Force): they are removed.
 	planRestart
@@ -141,11 +141,8 @@ func checkFolder(dir string, settings map[string]string, force bool) (folderPlan
 				names = append(names, e.Name())
 			}
 		}
-		switch {
-		case len(names) == 0:
+		if len(names) == 0 || force {
 			return planFresh, nil
-		case force:
-			return planOverwrite, nil
 		}
 		if len(names) > 5 {
 			names = append(names[:5], "...")
@@ -195,30 +192,16 @@ func savedSettings(dir string) (map[string]string, error) {
 	return modelSettings(cfg), nil
 }
 
-// diffSettings lists the settings of now that differ from saved (absent
-// ones as "none"), sorted by name.
+// diffSettings lists, sorted by name, the settings recorded in both saved
+// and now whose values differ. A setting only one side records (one that
+// another version of the code added or dropped, or the settings other than
+// the model's of a folder written before training.json) is not compared.
 func diffSettings(saved, now map[string]string) []string {
-	keys := slices.Collect(maps.Keys(saved))
-	for k := range now {
-		if _, ok := saved[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
 	var diff []string
-	for _, k := range keys {
-		a, okA := saved[k]
-		b, okB := now[k]
-		if okA && okB && a == b {
-			continue
+	for _, k := range slices.Sorted(maps.Keys(saved)) {
+		if b, ok := now[k]; ok && b != saved[k] {
+			diff = append(diff, fmt.Sprintf("%s: saved %s, now %s", k, saved[k], b))
 		}
-		if !okA {
-			a = "none"
-		}
-		if !okB {
-			b = "none"
-		}
-		diff = append(diff, fmt.Sprintf("%s: saved %s, now %s", k, a, b))
 	}
 	return diff
 }

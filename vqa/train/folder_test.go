@@ -147,6 +147,34 @@ func TestResumeWithOtherSettings(t *testing.T) {
 	}
 }
 
+// TestResumeFolderWithoutSettingsFile resumes a training folder written
+// before training.json existed: its config.json's model settings are
+// compared, the others cannot be.
+func TestResumeFolderWithoutSettingsFile(t *testing.T) {
+	b := testutil.Backend(t)
+	l4, l8 := miniLoader(t, 4, 4), miniLoader(t, 8, 4)
+	dir := t.TempDir()
+	cfg := oneStep(dir)
+	cfg.Epochs = 2
+	if _, err := Run(context.Background(), b, tinyModel(t, l4, 1), l4, cfg); err != nil {
+		t.Fatal(err)
+	}
+	settings := filepath.Join(dir, SettingsFile)
+	os.Remove(settings)
+	_, err := Run(context.Background(), b, tinyModel(t, l8, 1), l8, cfg)
+	if !errors.Is(err, ErrFolderTaken) || !strings.Contains(err.Error(), "model.num_labels") {
+		t.Errorf("other labels without training.json: %v, want ErrFolderTaken naming model.num_labels", err)
+	}
+	cfg.MaxSteps = 2
+	res, err := Run(context.Background(), b, tinyModel(t, l4, 1), l4, cfg)
+	if err != nil || res.StartStep != 1 || res.Steps != 2 {
+		t.Errorf("same model without training.json: from %d to %d, %v; want a resume from 1 to 2", res.StartStep, res.Steps, err)
+	}
+	if _, err := os.Stat(settings); err != nil {
+		t.Errorf("the resumed run did not record its settings: %v", err)
+	}
+}
+
 // TestSecondRunIsLockedOut starts a second run into a training folder
 // while a first one is training there: it fails at once, naming the lock,
 // and the first run finishes with its checkpoints.
