@@ -35,8 +35,9 @@ const damagedDir = "damaged"
 
 // ErrFolderTaken is wrapped by the error of [Run] when the training folder
 // holds something a run may not overwrite: files of something other than a
-// training folder, or checkpoints of a run with other settings. Nothing on
-// disk was changed; [Config.Force] allows it.
+// training folder, or checkpoints that cannot be resumed (of a run with
+// other settings, or none intact). Nothing on disk was changed;
+// [Config.Force] allows it.
 var ErrFolderTaken = errors.New("train: refusing the training folder")
 
 // settingsJSON is the content of [SettingsFile].
@@ -237,11 +238,19 @@ func prepareDir(m *hfmodel.Model, loader *dataset.Loader, c Config) (sv *saver, 
 	if err != nil {
 		return nil, "", err
 	}
+	if plan == planResume {
+		if _, err := hfmodel.LatestGood(c.Dir); err != nil {
+			if !c.Force {
+				return nil, "", fmt.Errorf("%w: %s cannot be resumed: %w", ErrFolderTaken, c.Dir, err)
+			}
+			plan = planRestart
+		}
+	}
 	if plan == planRestart {
 		if err := removeRun(c.Dir); err != nil {
 			return nil, "", err
 		}
-		logf(c, "%s held checkpoints of a run with other settings: removed them (Force), starting afresh\n", c.Dir)
+		logf(c, "train: %s held checkpoints that cannot be resumed (other settings, or none intact): removed them (Force), starting afresh\n", c.Dir)
 	}
 	if plan == planResume {
 		ck, err := hfmodel.LoadLatest(m.Store, c.Dir)

@@ -293,6 +293,19 @@ func TestDamagedCheckpoint(t *testing.T) {
 	if k := (&saver{dir: dir}).kept(); strings.Contains(k, "last good") || !strings.Contains(k, "no intact checkpoint") {
 		t.Errorf("every checkpoint damaged, a stopped run says %q", k)
 	}
+	before := snapshot(t, dir)
+	if _, err := Run(context.Background(), b, tinyModel(t, l, 1), l, cfg); !errors.Is(err, ErrFolderTaken) || !strings.Contains(err.Error(), "cannot be resumed") {
+		t.Errorf("resume with every checkpoint damaged: %v, want ErrFolderTaken", err)
+	}
+	after := snapshot(t, dir)
+	// Found under the lock: only the lock file's holder line changed.
+	delete(before, filepath.Join(dir, fslock.FileName))
+	delete(after, filepath.Join(dir, fslock.FileName))
+	sameSnapshot(t, "refused resume of damaged checkpoints", before, after)
+	cfg.Force = true
+	if res, err := Run(context.Background(), b, tinyModel(t, l, 1), l, cfg); err != nil || res.StartStep != 0 {
+		t.Errorf("with Force: started at %d, %v; want a fresh run", res.StartStep, err)
+	}
 }
 
 // TestCheckpointsWithoutChecksums checks a folder whose checkpoints have no

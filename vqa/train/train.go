@@ -54,8 +54,8 @@ type Config struct {
 	Settings map[string]string
 	// Force lets a run use a Dir that is neither empty nor a training
 	// folder (its files of the same names are overwritten), or one holding
-	// checkpoints of a run with other settings (they are removed, and
-	// training starts afresh).
+	// checkpoints it cannot resume, of a run with other settings or none
+	// intact (they are removed, and training starts afresh).
 	Force bool
 	// Files are written into Dir (name -> content) once it is checked and
 	// locked, before the first step: e.g. the processor's files, so that
