@@ -3,7 +3,8 @@
 // store. It creates models (from a preset, with HF's random
 // initialisation), loads them (a HuggingFace folder or Hub id with
 // model.safetensors or pytorch_model.bin, or a training folder of GoMLX
-// checkpoints) and exports them back to a folder transformers loads with
+// checkpoints, each checked against its SHA-256 checksum file) and exports
+// them back to a folder transformers loads with
 // the same class. Training (vqa/train) and inference (vqa/predict, the
 // notebooks, the command line) all get their model here; every head of
 // [vilt.Head] is supported, chosen by config.json's "architectures".
@@ -103,7 +104,9 @@ type LoadOptions struct {
 // Load reads a model from a folder or HuggingFace Hub id holding
 // config.json and model.safetensors or pytorch_model.bin, or from a
 // training folder of vqa/train holding config.json and GoMLX checkpoints
-// (the latest is read). See [LoadOptions] for changing the head or labels.
+// (the newest whose checksum verifies is read, see [LoadLatest]; a damaged
+// newer one is named in a note to opt.Log). See [LoadOptions] for changing
+// the head or labels.
 func Load(dirOrID string, opt LoadOptions) (*Model, vilt.Report, error) {
 	dir, err := resolve(dirOrID)
 	if err != nil {

@@ -28,7 +28,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"with random weights (-preset), or from a checkpoint (-model: folder or Hub id; an MLM checkpoint\n"+
 		"such as dandelin/vilt-b32-mlm gets a new classifier for the dataset's answers). Checkpoints,\n"+
 		"config.json, loss.csv and at the end model.safetensors and the processor files go to -out;\n"+
-		"rerunning the same command resumes from the latest checkpoint (Ctrl-C saves one).", stderr)
+		"rerunning the same command resumes from the latest checkpoint (Ctrl-C saves one). -out must be\n"+
+		"missing, empty or a training folder: its training.json records the settings, and a resume with\n"+
+		"other ones is refused before anything is written. One run at a time holds the folder.", stderr)
 	var d dataFlags
 	d.register(fs, "train2014")
 	var ms modelSetup
@@ -44,7 +46,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&ms.minCount, "min-count", 1, "answer labels: keep answers that are the majority answer at least this often")
 	fs.IntVar(&ms.topK, "top-labels", 0, "answer labels: keep only the most frequent N (0: all)")
 	out := fs.String("out", "runs/vqa", "training folder (checkpoints, loss curve, final HuggingFace model): missing, empty, or the folder of a run with the same settings (resumed)")
-	force := fs.Bool("force", false, "train into -out even if it is not empty and not a training folder (its files of the same names are replaced), or holds a run with other settings (its checkpoints are removed)")
+	force := fs.Bool("force", false, "train into -out even if it is not empty and not a training folder (its files of the same names are replaced), or holds checkpoints that cannot be resumed, of a run with other settings or none intact (they are removed and training starts afresh)")
 	epochs := fs.Int("epochs", 3, "passes over the data")
 	maxSteps := fs.Int("max-steps", 0, "stop after this many optimizer steps (0: epochs decide)")
 	batch := fs.Int("batch", 4, "batch size")
