@@ -301,15 +301,14 @@ func logf(c Config, format string, args ...any) {
 	}
 }
 
-// runFiles matches the files of a run in a training folder, removed when
-// [Config.Force] starts a run with other settings afresh.
-var runFiles = []string{"checkpoint-*" + checkpoint.JsonNameSuffix, "checkpoint-*" + checkpoint.BinDataSuffix, "checkpoint-*" + hfmodel.ChecksumSuffix, "loss.csv", SettingsFile}
-
 // removeRun removes the checkpoints, loss curve and settings of the run in
-// dir (the JSON files first, so that no checkpoint is ever listed
-// without its data).
+// dir (the JSON files first, so that no checkpoint is ever listed without
+// its data).
 func removeRun(dir string) error {
-	for _, pattern := range runFiles {
+	for _, pattern := range []string{
+		"checkpoint-*" + checkpoint.JsonNameSuffix, "checkpoint-*" + checkpoint.BinDataSuffix,
+		"checkpoint-*" + hfmodel.ChecksumSuffix, "loss.csv", SettingsFile,
+	} {
 		names, err := filepath.Glob(filepath.Join(dir, pattern))
 		if err != nil {
 			return fmt.Errorf("train: %w", err)
