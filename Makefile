@@ -192,4 +192,4 @@ TINY_FLAGS ?= -preset tiny -patch 16 -image-size 96 -trim-text -batch 16 -lr 1e-
 tiny-model:
 	rm -rf $(TINY_RUN)
 	$(GO) run ./vqa/cmd/vqa train $(TINY_FLAGS) -out $(TINY_RUN) -eval val2014
-	$(GO) run ./vqa/cmd/vqa export -model $(TINY_RUN) -out data/vilt-tiny-vqav2-mini -dtype float16
+	$(GO) run ./vqa/cmd/vqa export -model $(TINY_RUN) -out data/vilt-tiny-vqav2-mini -dtype float16 -force
