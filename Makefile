@@ -185,11 +185,21 @@ bench-loop:
 	$(GO) run ./vqa/cmd/benchloop -vqa $(LOOP_BENCH_OUT)/vqa -python $(PYTHON) -script $(VILT_TORCH_BENCH_DIR)/torch_vilt_train_loop.py \
 		-threads $(VILT_TORCH_THREADS) -base-steps $(LOOP_BASE_STEPS) -tiny-steps $(LOOP_TINY_STEPS) -out $(LOOP_BENCH_OUT)
 
-## tiny-model: train the tiny preset from scratch on data/vqav2-mini, evaluate it on val2014, export data/vilt-tiny-vqav2-mini
+## tiny-models: the two shipped tiny checkpoints (docs/tiny-model.md): a corpus of 8000 synthetic scenes
+## (user cache), pre-training on its captions -> data/vilt-tiny-mlm, fine-tuning on its questions ->
+## data/vilt-tiny-finetuned-vqa, each scored on data/vqav2-mini's val2014
 TINY_RUN ?= $(or $(TMPDIR),/tmp)/vilt-tiny-run
-TINY_FLAGS ?= -preset tiny -patch 16 -image-size 96 -trim-text -batch 16 -lr 1e-3 -warmup 0.1 -decay -cache-images -checkpoint-every 100 -epochs 80
-.PHONY: tiny-model
-tiny-model:
-	rm -rf $(TINY_RUN)
-	$(GO) run ./vqa/cmd/vqa train $(TINY_FLAGS) -out $(TINY_RUN) -eval val2014
-	$(GO) run ./vqa/cmd/vqa export -model $(TINY_RUN) -out data/vilt-tiny-vqav2-mini -dtype float16
+TINY_CORPUS_FLAGS ?= -scenes 8000 -short-side 96
+TINY_COMMON_FLAGS ?= -preset tiny -patch 16 -image-size 96 -trim-text -cache-images -batch 32 -lr 1e-3 -decay -checkpoint-every 250 -log-every 100 -quiet
+TINY_PRETRAIN_FLAGS ?= $(TINY_COMMON_FLAGS) -warmup 0.05 -epochs 2
+TINY_FINETUNE_FLAGS ?= -image-size 96 -trim-text -cache-images -batch 32 -lr 1e-3 -decay -checkpoint-every 250 -log-every 100 -quiet -warmup 0.1 -epochs 1 -limit 48000 -eval val2014 -eval-data data/vqav2-mini -eval-every 250
+.PHONY: tiny-models
+tiny-models:
+	rm -rf $(TINY_RUN) && mkdir -p $(TINY_RUN)
+	$(GO) build -o $(TINY_RUN)/vqa ./vqa/cmd/vqa
+	$(GO) run ./vqa/cmd/minidata corpus $(TINY_CORPUS_FLAGS) > $(TINY_RUN)/corpus.txt
+	$(TINY_RUN)/vqa pretrain -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" $(TINY_PRETRAIN_FLAGS) -out $(TINY_RUN)/pretrain
+	$(TINY_RUN)/vqa eval -model $(TINY_RUN)/pretrain -data data/vqav2-mini -split val2014
+	$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/pretrain $(TINY_FINETUNE_FLAGS) -out $(TINY_RUN)/finetune
+	$(TINY_RUN)/vqa export -model $(TINY_RUN)/pretrain -out data/vilt-tiny-mlm -dtype float16 -force
+	$(TINY_RUN)/vqa export -model $(TINY_RUN)/finetune -out data/vilt-tiny-finetuned-vqa -dtype float16 -force

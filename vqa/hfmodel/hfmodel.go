@@ -3,15 +3,18 @@
 // store. It creates models (from a preset, with HF's random
 // initialisation), loads them (a HuggingFace folder or Hub id with
 // model.safetensors or pytorch_model.bin, or a training folder of GoMLX
-// checkpoints) and exports them back to a folder transformers loads with
+// checkpoints, each checked against its SHA-256 checksum file) and exports
+// them back to a folder transformers loads with
 // the same class. Training (vqa/train) and inference (vqa/predict, the
 // notebooks, the command line) all get their model here; every head of
 // [vilt.Head] is supported, chosen by config.json's "architectures".
 package hfmodel
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -27,6 +30,7 @@ import (
 
 	"github.com/vilt-go/workbook/vqa/hfweights"
 	"github.com/vilt-go/workbook/vqa/hub"
+	"github.com/vilt-go/workbook/vqa/internal/checksum"
 	"github.com/vilt-go/workbook/vqa/vilt"
 )
 
@@ -93,12 +97,17 @@ type LoadOptions struct {
 	ITMHead bool
 	// Seed seeds the initialisation of a new head.
 	Seed uint64
+	// Log receives notes about the load, such as a damaged checkpoint of a
+	// training folder passed over for the previous one (nil: discarded).
+	Log io.Writer
 }
 
 // Load reads a model from a folder or HuggingFace Hub id holding
 // config.json and model.safetensors or pytorch_model.bin, or from a
 // training folder of vqa/train holding config.json and GoMLX checkpoints
-// (the latest is read). See [LoadOptions] for changing the head or labels.
+// (the newest whose checksum verifies is read, see [LoadLatest]; a damaged
+// newer one is named in a note to opt.Log). See [LoadOptions] for changing
+// the head or labels.
 func Load(dirOrID string, opt LoadOptions) (*Model, vilt.Report, error) {
 	dir, err := resolve(dirOrID)
 	if err != nil {
@@ -111,26 +120,38 @@ func Load(dirOrID string, opt LoadOptions) (*Model, vilt.Report, error) {
 	if _, err := cfg.Head(); err != nil {
 		return nil, vilt.Report{}, fmt.Errorf("hfmodel: %s: %w", dir, err)
 	}
-	store := model.NewStore()
+	var ws map[string]*tensors.Tensor
+	file := filepath.Join(dir, "model.safetensors")
 	if HasCheckpoints(dir) {
-		if opt.Head != "" && !cfg.HasHead(opt.Head) || opt.Labels != nil && !sameLabels(cfg, opt.Labels) || opt.ITMHead && !cfg.ITMHead {
-			return nil, vilt.Report{}, fmt.Errorf("hfmodel: %s is a training folder of another head or other labels; export it first (vqa export) and build the new model from the export", dir)
-		}
+		store := model.NewStore()
 		if err := vilt.InitWeights(store, cfg, opt.Seed); err != nil {
 			return nil, vilt.Report{}, err
 		}
-		if _, err := LoadLatest(store, dir); err != nil {
+		latest, err := LoadLatest(store, dir)
+		if err != nil {
 			return nil, vilt.Report{}, err
 		}
-		return &Model{Config: cfg, Store: store}, vilt.Report{}, nil
+		if note := latest.Note(); note != "" && opt.Log != nil {
+			fmt.Fprintf(opt.Log, "hfmodel: %s\n", note)
+		}
+		if !changes(cfg, opt) {
+			return &Model{Config: cfg, Store: store}, vilt.Report{}, nil
+		}
+		// Another head or other labels: go on from the checkpoint's weights
+		// as from a HuggingFace folder's.
+		if ws, err = vilt.StateDict(store, cfg); err != nil {
+			return nil, vilt.Report{}, err
+		}
+		file = filepath.Join(dir, latest.Name)
+	} else {
+		if ws, file, err = hfweights.ReadDir(dir); err != nil {
+			return nil, vilt.Report{}, fmt.Errorf("hfmodel: reading the weights in %s: %w", dir, err)
+		}
+		if err := toFloat32(ws); err != nil {
+			return nil, vilt.Report{}, fmt.Errorf("hfmodel: %s: %w", file, err)
+		}
 	}
-	ws, file, err := hfweights.ReadDir(dir)
-	if err != nil {
-		return nil, vilt.Report{}, fmt.Errorf("hfmodel: reading the weights in %s: %w", dir, err)
-	}
-	if err := toFloat32(ws); err != nil {
-		return nil, vilt.Report{}, fmt.Errorf("hfmodel: %s: %w", file, err)
-	}
+	store := model.NewStore()
 	newHead := false
 	if opt.Head != "" && !cfg.HasHead(opt.Head) {
 		cfg.SetHead(opt.Head)
@@ -159,6 +180,12 @@ func Load(dirOrID string, opt LoadOptions) (*Model, vilt.Report, error) {
 		return nil, rep, fmt.Errorf("hfmodel: loading %s: %w", file, err)
 	}
 	return &Model{Config: cfg, Store: store}, rep, nil
+}
+
+// changes reports whether opt asks for another head, other labels or a
+// matching head cfg lacks.
+func changes(cfg *vilt.Config, opt LoadOptions) bool {
+	return opt.Head != "" && !cfg.HasHead(opt.Head) || opt.Labels != nil && !sameLabels(cfg, opt.Labels) || opt.ITMHead && !cfg.ITMHead
 }
 
 // firstArchitecture returns the class named first by dir's config.json, for
@@ -238,18 +265,11 @@ func (m *Model) Export(dir string, dtype dtypes.DType) error {
 			}
 		}
 	}
-	weights := filepath.Join(dir, "model.safetensors")
-	if err := hfweights.WriteSafetensors(weights+".tmp", ws, map[string]string{"format": "pt"}); err != nil {
+	// Both writers go through a temporary file renamed into place.
+	if err := hfweights.WriteSafetensors(filepath.Join(dir, "model.safetensors"), ws, map[string]string{"format": "pt"}); err != nil {
 		return fmt.Errorf("hfmodel: export: %w", err)
 	}
-	if err := os.Rename(weights+".tmp", weights); err != nil {
-		return fmt.Errorf("hfmodel: export: %w", err)
-	}
-	config := filepath.Join(dir, "config.json")
-	if err := m.Config.WriteFile(config + ".tmp"); err != nil {
-		return fmt.Errorf("hfmodel: export: %w", err)
-	}
-	if err := os.Rename(config+".tmp", config); err != nil {
+	if err := m.Config.WriteFile(filepath.Join(dir, "config.json")); err != nil {
 		return fmt.Errorf("hfmodel: export: %w", err)
 	}
 	return nil
@@ -258,26 +278,196 @@ func (m *Model) Export(dir string, dtype dtypes.DType) error {
 // HasCheckpoints reports whether dir is a training folder: it holds GoMLX
 // checkpoints.
 func HasCheckpoints(dir string) bool {
-	names, _ := filepath.Glob(filepath.Join(dir, "checkpoint-*.json"))
+	names, _ := filepath.Glob(filepath.Join(dir, "checkpoint-*"+checkpoint.JsonNameSuffix))
 	return len(names) > 0
 }
 
-// LoadLatest loads the latest checkpoint of the training folder dir into
-// the variables of store (which must already exist: model parameters, and
-// for resuming the optimizer state) and returns its base name.
-func LoadLatest(store *model.Store, dir string) (string, error) {
+// ChecksumSuffix ends the name of a checkpoint's checksum file: the SHA-256
+// of its data and JSON files (package checksum's format, which sha256sum -c
+// reads), written by vqa/train before the JSON file that makes the
+// checkpoint visible.
+const ChecksumSuffix = ".sha256"
+
+// Checkpoint says which checkpoint of a training folder [LoadLatest] or
+// [LatestGood] chose, and why.
+type Checkpoint struct {
+	// Name is the checkpoint's base name (e.g. "checkpoint-step-0000000100").
+	Name string
+	// Unverified is set when no checkpoint of the folder has a checksum
+	// file (a folder written before checkpoints had one): the newest is
+	// used as it is.
+	Unverified bool
+	// Skipped are the newer checkpoints passed over because they do not
+	// verify (missing or different checksum), newest first.
+	Skipped []Damaged
+}
+
+// Damaged is a checkpoint that does not verify.
+type Damaged struct {
+	// Name is the checkpoint's base name.
+	Name string
+	// Err names the checkpoint and says what is wrong.
+	Err error
+}
+
+// Note returns "" when the newest checkpoint was used and verified, else a
+// sentence naming the damaged checkpoints passed over and the one used
+// instead, or saying that it could not be verified.
+func (c Checkpoint) Note() string {
+	if c.Unverified {
+		return fmt.Sprintf("checkpoint %s has no checksum file (written before checkpoints had one): used unverified", c.Name)
+	}
+	if len(c.Skipped) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%v; using the previous intact checkpoint %s instead", damagedError(c.Skipped), c.Name)
+}
+
+// damagedError joins the errors of ds.
+func damagedError(ds []Damaged) error {
+	errs := make([]error, len(ds))
+	for i, d := range ds {
+		errs[i] = d.Err
+	}
+	return errors.Join(errs...)
+}
+
+// LatestGood returns the newest checkpoint of the training folder dir whose
+// data and JSON files match its checksum file, with the newer ones passed
+// over. It fails when none verifies, naming each checkpoint and its fault.
+// In a folder where no checkpoint has a checksum file (written before they
+// had one) it returns the newest, marked Unverified.
+func LatestGood(dir string) (Checkpoint, error) {
+	jsons, err := filepath.Glob(filepath.Join(dir, "checkpoint-*"+checkpoint.JsonNameSuffix))
+	if err != nil || len(jsons) == 0 {
+		return Checkpoint{}, fmt.Errorf("hfmodel: no checkpoint (checkpoint-*%s) in %s", checkpoint.JsonNameSuffix, dir)
+	}
+	slices.Sort(jsons)
+	if sums, _ := filepath.Glob(filepath.Join(dir, "checkpoint-*"+ChecksumSuffix)); len(sums) == 0 {
+		return Checkpoint{Name: strings.TrimSuffix(filepath.Base(jsons[len(jsons)-1]), checkpoint.JsonNameSuffix), Unverified: true}, nil
+	}
+	var c Checkpoint
+	for _, j := range slices.Backward(jsons) {
+		name := strings.TrimSuffix(filepath.Base(j), checkpoint.JsonNameSuffix)
+		if err := verifyCheckpoint(dir, name); err != nil {
+			c.Skipped = append(c.Skipped, Damaged{Name: name, Err: err})
+			continue
+		}
+		c.Name = name
+		return c, nil
+	}
+	return Checkpoint{}, fmt.Errorf("hfmodel: no checkpoint in %s is intact: %w", dir, damagedError(c.Skipped))
+}
+
+// verifyCheckpoint checks that the checksum file of checkpoint name lists
+// its data and JSON files with the SHA-256 they have.
+func verifyCheckpoint(dir, name string) error {
+	sumPath := filepath.Join(dir, name+ChecksumSuffix)
+	if _, err := os.Stat(sumPath); err != nil {
+		return fmt.Errorf("checkpoint %s has no checksum file %s, unlike others of its folder: %w", name, sumPath, err)
+	}
+	sums, err := checksum.Read(sumPath)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+	want := []string{name + checkpoint.BinDataSuffix, name + checkpoint.JsonNameSuffix}
+	var got []string
+	for _, s := range sums {
+		got = append(got, s.Name)
+	}
+	slices.Sort(got)
+	if slices.Sort(want); !slices.Equal(got, want) {
+		return fmt.Errorf("checkpoint %s: %s lists %v, want %v", name, sumPath, got, want)
+	}
+	if err := checksum.Verify(sumPath); err != nil {
+		return fmt.Errorf("checkpoint %s is damaged: %w", name, err)
+	}
+	return nil
+}
+
+// LoadLatest loads the newest intact checkpoint of the training folder dir
+// (see [LatestGood]: a damaged newer one is passed over, and the returned
+// Checkpoint says so) into the variables of store. Every variable of store
+// (model parameters, and for resuming the optimizer state) must already
+// exist and be in the checkpoint with the same shape: the error names those
+// missing or of another shape, and then store is left untouched.
+func LoadLatest(store *model.Store, dir string) (Checkpoint, error) {
+	c, err := LatestGood(dir)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	if err := checkVariables(store, filepath.Join(dir, c.Name+checkpoint.JsonNameSuffix)); err != nil {
+		return Checkpoint{}, err
+	}
+	// GoMLX loads the newest checkpoint of a folder: give it a folder
+	// holding only the chosen one (links, so nothing is copied and dir may
+	// be read-only).
+	tmp, err := os.MkdirTemp("", "vqa-checkpoint-*")
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("hfmodel: loading %s: %w", c.Name, err)
+	}
+	defer os.RemoveAll(tmp)
+	for _, suffix := range []string{checkpoint.BinDataSuffix, checkpoint.JsonNameSuffix} {
+		src, err := filepath.Abs(filepath.Join(dir, c.Name+suffix))
+		if err == nil {
+			err = os.Symlink(src, filepath.Join(tmp, c.Name+suffix))
+		}
+		if err != nil {
+			return Checkpoint{}, fmt.Errorf("hfmodel: loading %s: %w", c.Name, err)
+		}
+	}
 	// Not Immediate(): in GoMLX v0.28.2 it leaves variables that already
 	// exist in the store untouched. Without it, every existing variable is
 	// overwritten with its saved value.
-	h, err := checkpoint.Build(store).Dir(dir).Done()
+	if _, err := checkpoint.Build(store).Dir(tmp).Done(); err != nil {
+		return Checkpoint{}, fmt.Errorf("hfmodel: loading checkpoint %s of %s: %w", c.Name, dir, err)
+	}
+	return c, nil
+}
+
+// checkVariables checks that the checkpoint JSON file at path holds every
+// variable of store with its shape.
+func checkVariables(store *model.Store, path string) error {
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("hfmodel: loading the latest checkpoint in %s: %w", dir, err)
+		return fmt.Errorf("hfmodel: %w", err)
 	}
-	names, err := h.ListCheckpoints()
-	if err != nil || len(names) == 0 {
-		return "", fmt.Errorf("hfmodel: no checkpoint in %s (%v)", dir, err)
+	var saved struct {
+		Variables []struct {
+			ParameterName string
+			Dimensions    []int
+		}
 	}
-	return names[len(names)-1], nil
+	if err := json.Unmarshal(data, &saved); err != nil {
+		return fmt.Errorf("hfmodel: %s: want a GoMLX checkpoint JSON file with \"Variables\": %w", path, err)
+	}
+	dims := make(map[string][]int, len(saved.Variables))
+	for _, v := range saved.Variables {
+		dims[strings.TrimPrefix(v.ParameterName, "var:")] = v.Dimensions
+	}
+	var missing, reshaped []string
+	for v := range store.IterVariables() {
+		d, ok := dims[v.Path()]
+		switch {
+		case !ok:
+			missing = append(missing, v.Path())
+		case !slices.Equal(d, v.Shape().Dimensions):
+			reshaped = append(reshaped, fmt.Sprintf("%s: saved %v, model %v", v.Path(), d, v.Shape().Dimensions))
+		}
+	}
+	if len(missing) == 0 && len(reshaped) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	slices.Sort(reshaped)
+	var errs []error
+	if len(missing) > 0 {
+		errs = append(errs, fmt.Errorf("missing %d variables: %s", len(missing), strings.Join(missing, ", ")))
+	}
+	if len(reshaped) > 0 {
+		errs = append(errs, fmt.Errorf("%d variables of another shape: %s", len(reshaped), strings.Join(reshaped, "; ")))
+	}
+	return fmt.Errorf("hfmodel: checkpoint %s does not fit the model of its folder's config.json: %w", path, errors.Join(errs...))
 }
 
 // toFloat32 converts the float16 and bfloat16 tensors of ws to float32.

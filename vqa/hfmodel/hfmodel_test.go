@@ -119,6 +119,14 @@ func TestLoadPicksHead(t *testing.T) {
 		if m.Head() != vilt.Head(cfg.Architectures[0]) || len(rep.Missing)+len(rep.Unexpected) > 0 {
 			t.Errorf("%s: head %s, report %+v; want %s and an empty report", dir, m.Head(), rep, cfg.Architectures[0])
 		}
+		// An export loads back with the same head, bit-identical.
+		back, _, rep := exportLoad(t, m, dtypes.Float32, LoadOptions{})
+		if back.Head() != m.Head() || len(rep.Missing)+len(rep.Unexpected) > 0 {
+			t.Errorf("%s exported: head %s, report %+v", dir, back.Head(), rep)
+		}
+		if d, where := maxRelDiff(values(t, back), values(t, m)); d != 0 {
+			t.Errorf("%s exported: parameters differ by %.3g at %s", dir, d, where)
+		}
 		if m.Head() != vilt.MaskedLM {
 			continue
 		}

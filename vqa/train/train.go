@@ -16,7 +16,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -42,10 +41,26 @@ type Config struct {
 	// Accumulate is the number of batches whose gradients are averaged into
 	// one optimizer step (gradient accumulation; 0 or 1: none).
 	Accumulate int
-	// Dir is the training folder: config.json, the checkpoints and
-	// loss.csv. If it holds checkpoints, training resumes from the latest.
-	// "" trains without checkpoints.
+	// Dir is the training folder: training.json (the run's settings),
+	// config.json, the checkpoints and loss.csv. It must be missing, empty
+	// or a training folder; if it holds checkpoints of a run with the same
+	// settings, training resumes from the newest intact one. It is locked
+	// for the run. "" trains without checkpoints.
 	Dir string
+	// Settings are the caller's settings that a resume must repeat (data,
+	// batch size, seed, ...), recorded in training.json with the model's
+	// and the schedule's and compared with them before anything in Dir is
+	// changed: a difference is an error listing them.
+	Settings map[string]string
+	// Force lets a run use a Dir that is neither empty nor a training
+	// folder (its files of the same names are overwritten), or one holding
+	// checkpoints it cannot resume, of a run with other settings or none
+	// intact (they are removed, and training starts afresh).
+	Force bool
+	// Files are written into Dir (name -> content) once it is checked and
+	// locked, before the first step: e.g. the processor's files, so that
+	// the folder can be evaluated while training runs.
+	Files map[string][]byte
 	// CheckpointEvery saves a checkpoint every that many optimizer steps
 	// (0: only at the end and on interruption).
 	CheckpointEvery int
@@ -103,10 +118,13 @@ type run struct {
 	batchExec, applyExec *model.Exec
 }
 
-// Run trains m on the loader's batches. On cancellation of ctx it saves a
-// checkpoint (when cfg.Dir is set) and returns ctx's error; on a
-// non-finite loss it stops without saving, so the last checkpoint holds
-// the last good parameters, and returns an error wrapping [ErrNonFinite].
+// Run trains m on the loader's batches. It first checks that the run may
+// use the training folder cfg.Dir (see Config.Dir and Config.Force), then
+// holds its lock until it returns: a second run there fails at once. On
+// cancellation of ctx it saves a checkpoint (when cfg.Dir is set) and
+// returns ctx's error; on a non-finite loss it stops without saving, so
+// the last checkpoint holds the last good parameters, and returns an error
+// wrapping [ErrNonFinite].
 // Errors panicked by GoMLX are returned as errors.
 func Run(ctx context.Context, b compute.Backend, m *hfmodel.Model, loader *dataset.Loader, cfg Config) (res Result, err error) {
 	defer func() {
@@ -115,6 +133,9 @@ func Run(ctx context.Context, b compute.Backend, m *hfmodel.Model, loader *datas
 		}
 	}()
 	r, err := newRun(m, loader, cfg)
+	if r != nil {
+		defer r.sv.release()
+	}
 	if err != nil || r.res.Steps >= r.lastStep {
 		return r.resOrZero(), err
 	}
@@ -140,7 +161,7 @@ func (r *run) resOrZero() Result {
 // newRun checks the set-up, creates the optimizer state, prepares the
 // training folder (resuming from its latest checkpoint) and works out the
 // schedule.
-func newRun(m *hfmodel.Model, loader *dataset.Loader, cfg Config) (*run, error) {
+func newRun(m *hfmodel.Model, loader *dataset.Loader, cfg Config) (r *run, err error) {
 	if cfg.Epochs <= 0 {
 		return nil, fmt.Errorf("train: epochs %d: want > 0", cfg.Epochs)
 	}
@@ -150,19 +171,23 @@ func newRun(m *hfmodel.Model, loader *dataset.Loader, cfg Config) (*run, error) 
 	if loader.Pretraining() && (!m.Config.HasHead(vilt.MaskedLM) || !m.Config.ITMHead) {
 		return nil, fmt.Errorf("train: pre-training needs a %s with the image-text matching head, the model is a %s (itm_head %v)", vilt.MaskedLM, m.Config.Architectures, m.Config.ITMHead)
 	}
-	r := &run{cfg: cfg, m: m, loader: loader, numLabelInputs: 1}
+	r = &run{cfg: cfg, m: m, loader: loader, numLabelInputs: 1}
 	if loader.Pretraining() {
 		r.numLabelInputs = 3
 	}
 	accum := max(1, cfg.Accumulate)
-	var err error
 	if r.st, err = newState(m.Store, m.Config, cfg.Optimizer, accum); err != nil {
 		return nil, err
 	}
 	if cfg.Dir != "" {
-		if r.sv, r.curvePath, err = prepareDir(m, cfg.Dir, cfg.Keep); err != nil {
+		if r.sv, r.curvePath, err = prepareDir(m, loader, cfg); err != nil {
 			return nil, err
 		}
+		defer func(sv *saver) {
+			if err != nil {
+				sv.release()
+			}
+		}(r.sv)
 	}
 	step, _, err := r.st.counters()
 	if err != nil {
@@ -253,11 +278,7 @@ func (r *run) loop(ctx context.Context) error {
 			stepLoss, stepParts, stepBatches = 0, nil, 0
 			if bad := nonFinite(loss, paramsMax); bad != "" {
 				prog.finish()
-				kept := "no checkpoint was saved"
-				if r.sv != nil && hfmodel.HasCheckpoints(r.cfg.Dir) {
-					kept = "the last good checkpoint in " + r.cfg.Dir + " is kept"
-				}
-				return fmt.Errorf("train: %s at step %d; stopping (%s): %w", bad, r.res.Steps+1, kept, ErrNonFinite)
+				return fmt.Errorf("train: %s at step %d; stopping (%s): %w", bad, r.res.Steps+1, r.sv.kept(), ErrNonFinite)
 			}
 			r.res.Steps++
 			if firstStepEnd.IsZero() {
@@ -374,31 +395,6 @@ func nonFinite(loss, paramsMax float64) string {
 		return fmt.Sprintf("the update made parameters %v (loss %.6g)", paramsMax, loss)
 	}
 	return ""
-}
-
-// prepareDir creates the training folder, writes the model's config.json,
-// resumes from its latest checkpoint if any and returns the checkpoint
-// saver and the loss-curve path.
-func prepareDir(m *hfmodel.Model, dir string, keep int) (*saver, string, error) {
-	if keep <= 0 {
-		keep = 3
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, "", fmt.Errorf("train: %w", err)
-	}
-	if hfmodel.HasCheckpoints(dir) {
-		if _, err := hfmodel.LoadLatest(m.Store, dir); err != nil {
-			return nil, "", err
-		}
-	}
-	if err := m.Config.WriteFile(filepath.Join(dir, "config.json")); err != nil {
-		return nil, "", fmt.Errorf("train: %w", err)
-	}
-	sv, err := newSaver(m.Store, dir, keep)
-	if err != nil {
-		return nil, "", err
-	}
-	return sv, filepath.Join(dir, "loss.csv"), nil
 }
 
 // buildExecs returns the executable run on every batch and, with gradient

@@ -32,6 +32,8 @@ import (
 	"os"
 	"sort"
 	"strconv"
+
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 )
 
 // Config holds every field of HuggingFace's ViltConfig (and the
@@ -169,7 +171,8 @@ func (c *Config) HeadDim() int { return c.HiddenSize / c.NumAttentionHeads }
 // ImageSize / PatchSize.
 func (c *Config) PositionGrid() int { return c.ImageSize / c.PatchSize }
 
-// Validate checks the fields the graph depends on.
+// Validate checks the fields the graph depends on, and that id2label maps
+// the ids 0..n-1 to distinct labels.
 func (c *Config) Validate() error {
 	switch {
 	case c.HiddenSize <= 0 || c.NumHiddenLayers <= 0 || c.NumAttentionHeads <= 0 || c.IntermediateSize <= 0:
@@ -190,10 +193,16 @@ func (c *Config) Validate() error {
 	case c.MaxImageLength > 0:
 		return fmt.Errorf("vilt config: max_image_length %d not supported (only -1: keep every patch)", c.MaxImageLength)
 	}
+	first := make(map[string]int, len(c.ID2Label))
 	for i := range len(c.ID2Label) {
-		if _, ok := c.ID2Label[i]; !ok {
+		l, ok := c.ID2Label[i]
+		if !ok {
 			return fmt.Errorf("vilt config: id2label has %d entries but no id %d", len(c.ID2Label), i)
 		}
+		if j, dup := first[l]; dup {
+			return fmt.Errorf("vilt config: id2label: ids %d and %d are both the answer %q; every label must be distinct", j, i, l)
+		}
+		first[l] = i
 	}
 	return nil
 }
@@ -216,6 +225,9 @@ func ReadConfig(path string) (*Config, error) {
 type labelMaps struct {
 	ID2Label map[string]string `json:"id2label"`
 	Label2ID map[string]int    `json:"label2id"`
+	// NumLabels is PretrainedConfig's num_labels, which save_pretrained
+	// does not write; when present it must be the size of the label maps.
+	NumLabels *int `json:"num_labels"`
 }
 
 // ParseConfig parses config.json content (see [ReadConfig]).
@@ -252,6 +264,9 @@ func ParseConfig(data []byte) (*Config, error) {
 		for id, l := range c.ID2Label {
 			c.Label2ID[l] = id
 		}
+	}
+	if lm.NumLabels != nil && *lm.NumLabels != len(c.ID2Label) {
+		return nil, fmt.Errorf("num_labels %d disagrees with id2label/label2id, which hold %d labels", *lm.NumLabels, len(c.ID2Label))
 	}
 	if len(c.Architectures) == 0 {
 		c.Architectures = nil
@@ -302,13 +317,14 @@ func (c *Config) MarshalJSON() ([]byte, error) {
 	return append(out, '}'), nil
 }
 
-// WriteFile writes c as an indented HuggingFace config.json.
+// WriteFile writes c as an indented HuggingFace config.json, through a
+// temporary file renamed into place.
 func (c *Config) WriteFile(path string) error {
 	data, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return fmt.Errorf("vilt: encoding config for %s: %w", path, err)
 	}
-	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+	if err := safefile.WriteFile(path, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("vilt: writing config: %w", err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package vilt
 import (
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -61,6 +62,29 @@ func TestConfigErrors(t *testing.T) {
 		if _, err := ParseConfig([]byte(js)); err == nil {
 			t.Errorf("%s: no error for %s", name, js)
 		}
+	}
+}
+
+// TestConfigLabelConsistency checks that a num_labels disagreeing with the
+// label maps, and a label given to two ids, are errors naming them, and
+// that an agreeing num_labels is accepted.
+func TestConfigLabelConsistency(t *testing.T) {
+	for js, want := range map[string][]string{
+		`{"num_labels": 3, "id2label": {"0": "yes", "1": "no"}}`:  {"num_labels 3", "2 labels"},
+		`{"num_labels": 1, "label2id": {"yes": 0, "no": 1}}`:      {"num_labels 1", "2 labels"},
+		`{"id2label": {"0": "yes", "1": "no", "2": "yes"}}`:       {"ids 0 and 2", `"yes"`},
+		`{"num_labels": 2, "id2label": {"0": "two", "1": "two"}}`: {"ids 0 and 1", `"two"`},
+	} {
+		_, err := ParseConfig([]byte(js))
+		for _, w := range want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("ParseConfig(%s): %v, want an error naming %s", js, err, w)
+			}
+		}
+	}
+	c, err := ParseConfig([]byte(`{"num_labels": 2, "id2label": {"0": "yes", "1": "no"}}`))
+	if err != nil || c.NumLabels() != 2 {
+		t.Errorf("agreeing num_labels: %v labels, %v", c, err)
 	}
 }
 

@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/vilt-go/workbook/data"
 	"github.com/vilt-go/workbook/vqa/hub"
@@ -65,28 +67,43 @@ func loadProcessor(modelRef string, imageSize int) (*processor.Processor, error)
 	return p.WithShortestEdge(imageSize), nil
 }
 
-// writeProcessorFiles copies the processor files of modelRef's source into
-// dir, setting "size" in preprocessor_config.json to the processor's
-// shorter edge, so that dir loads with processor.Load.
-func writeProcessorFiles(dir, modelRef string, p *processor.Processor) error {
+// processorFileData returns the processor files of modelRef's source (name
+// -> content), with "size" in preprocessor_config.json set to the
+// processor's shorter edge, so that a folder holding them loads with
+// processor.Load.
+func processorFileData(modelRef string, p *processor.Processor) (map[string][]byte, error) {
 	fsys, src := processorSource(modelRef)
+	files := make(map[string][]byte, len(processorFiles()))
 	for _, name := range processorFiles() {
 		b, err := fs.ReadFile(fsys, filepath.ToSlash(filepath.Join(src, name)))
 		if err != nil {
-			return fmt.Errorf("copying processor files: %w", err)
+			return nil, fmt.Errorf("copying processor files: %w", err)
 		}
 		if name == "preprocessor_config.json" {
 			var cfg map[string]any
 			if err := json.Unmarshal(b, &cfg); err != nil {
-				return fmt.Errorf("copying processor files: %s: %w", name, err)
+				return nil, fmt.Errorf("copying processor files: %s: %w", name, err)
 			}
 			cfg["size"] = p.ImageConfig().ShortestEdge
 			if b, err = json.MarshalIndent(cfg, "", "  "); err != nil {
-				return err
+				return nil, fmt.Errorf("copying processor files: %s: %w", name, err)
 			}
 			b = append(b, '\n')
 		}
-		if err := safefile.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		files[name] = b
+	}
+	return files, nil
+}
+
+// writeProcessorFiles writes the processor files of modelRef's source
+// (see processorFileData) into dir, each through a temporary file.
+func writeProcessorFiles(dir, modelRef string, p *processor.Processor) error {
+	files, err := processorFileData(modelRef, p)
+	if err != nil {
+		return err
+	}
+	for _, name := range processorFiles() {
+		if err := safefile.WriteFile(filepath.Join(dir, name), files[name], 0o644); err != nil {
 			return fmt.Errorf("copying processor files: %w", err)
 		}
 	}
@@ -101,4 +118,34 @@ func modelFiles(modelRef string) []string {
 		files = append(files, filepath.Join(modelRef, name))
 	}
 	return files
+}
+
+// checkOutDir refuses, unless force, an output folder that exists and is
+// not empty: a command writes only into a folder it creates, so that
+// nothing of the user's is overwritten. The error names the flag.
+func checkOutDir(flagName, dir string, force bool) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("-%s %s: %w", flagName, dir, err)
+	case !st.IsDir():
+		return fmt.Errorf("-%s %s: it exists and is %s, not a folder", flagName, dir, safefile.Kind(st.Mode()))
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("-%s %s: %w", flagName, dir, err)
+	}
+	if len(entries) == 0 || force {
+		return nil
+	}
+	names := make([]string, 0, 4)
+	for _, e := range entries[:min(len(entries), 4)] {
+		names = append(names, e.Name())
+	}
+	if len(entries) > len(names) {
+		names = append(names, "...")
+	}
+	return fmt.Errorf("-%s %s is not empty (%s): refusing to overwrite it; choose a new folder, or pass -force to overwrite its files", flagName, dir, strings.Join(names, ", "))
 }

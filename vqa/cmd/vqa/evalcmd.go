@@ -50,7 +50,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				return err
 			}
 		}
-		m, _, err := hfmodel.Load(*modelRef, hfmodel.LoadOptions{})
+		m, _, err := hfmodel.Load(*modelRef, hfmodel.LoadOptions{Log: stderr})
 		if err != nil {
 			return err
 		}

@@ -20,13 +20,17 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out := fs.String("out", "", "folder to write")
 	imageSize := fs.Int("image-size", 0, "shorter edge written to preprocessor_config.json (0: keep the model's)")
 	dtypeName := fs.String("dtype", "float32", "weight type in model.safetensors: float32, float16 or bfloat16 (half the size)")
+	force := fs.Bool("force", false, "write into -out even if it is not empty (its config.json, model.safetensors and processor files are replaced)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *modelRef == "" || *out == "" {
 		return errors.New("give -model and -out")
 	}
-	m, _, err := hfmodel.Load(*modelRef, hfmodel.LoadOptions{})
+	if err := checkOutDir("out", *out, *force); err != nil {
+		return err
+	}
+	m, _, err := hfmodel.Load(*modelRef, hfmodel.LoadOptions{Log: stderr})
 	if err != nil {
 		return err
 	}

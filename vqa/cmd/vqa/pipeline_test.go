@@ -147,3 +147,40 @@ func TestTrainResizedPreset(t *testing.T) {
 		}
 	}
 }
+
+// TestPretrainThenFineTune pre-trains a tiny model for a few steps on the
+// mini dataset's captions, scores it with eval, and fine-tunes a QA model
+// from it: the figure-16 route (a new head for the answers, the masked-LM
+// and matching heads left behind).
+func TestPretrainThenFineTune(t *testing.T) {
+	root := filepath.Join(testutil.ModuleRoot(t), "data", "vqav2-mini")
+	pre := filepath.Join(t.TempDir(), "pre")
+	code, stdout, stderr := runCLI(t, "pretrain", "-data", root, "-limit", "32", "-image-size", "64", "-trim-text",
+		"-max-steps", "3", "-batch", "8", "-out", pre, "-quiet")
+	if code != 0 {
+		t.Fatalf("pretrain: code %d\n%s\n%s", code, stdout, stderr)
+	}
+	curve, err := os.ReadFile(filepath.Join(pre, "loss.csv"))
+	if err != nil || !strings.HasPrefix(string(curve), "step,epoch,loss,lr,seconds,loss_mlm,loss_itm\n") || strings.Count(string(curve), "\n") != 4 {
+		t.Errorf("pretrain loss.csv (%v):\n%s", err, curve)
+	}
+	code, stdout, stderr = runCLI(t, "eval", "-model", pre, "-data", root, "-split", "val2014", "-limit", "8", "-json")
+	if code != 0 {
+		t.Fatalf("eval of the pre-trained model: code %d\n%s", code, stderr)
+	}
+	var rep evaluate.PretrainReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || rep.Captions != 8 || rep.ITMPairs == 0 || rep.Masked["color"] == 0 {
+		t.Fatalf("eval -json of the pre-trained model: %v\n%s", err, stdout)
+	}
+	out := filepath.Join(t.TempDir(), "vqa")
+	code, stdout, stderr = runCLI(t, "train", "-model", pre, "-data", root, "-limit", "16", "-image-size", "64", "-trim-text",
+		"-max-steps", "2", "-batch", "8", "-out", out, "-quiet")
+	if code != 0 {
+		t.Fatalf("train from the pre-trained model: code %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"newly initialised: [classifier.0.bias", "not used: [itm_score.fc.bias itm_score.fc.weight mlm_score.bias"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("train output lacks %q:\n%s", want, stdout)
+		}
+	}
+}

@@ -74,7 +74,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	m, _, err := hfmodel.Load(*modelRef, hfmodel.LoadOptions{})
+	m, _, err := hfmodel.Load(*modelRef, hfmodel.LoadOptions{Log: stderr})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strconv"
 
 	"github.com/gomlx/compute"
 
@@ -87,7 +89,16 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer b.Finalize()
-	if _, err := rf.train(ctx, b, m, loader, proc, ms.ref, nil, stdout, stderr); err != nil {
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return fmt.Errorf("-data %s: %w", root, err)
+	}
+	settings := rf.settings(d, map[string]string{
+		"data": absRoot, "split": d.split, "limit": strconv.Itoa(d.limit), "examples": strconv.Itoa(caps.Len()),
+		"image_size": strconv.Itoa(proc.ImageConfig().ShortestEdge), "start": ms.start(),
+		"mask_prob": strconv.FormatFloat(po.MaskProb, 'g', -1, 64), "mismatch_prob": strconv.FormatFloat(po.MismatchProb, 'g', -1, 64),
+	})
+	if _, err := rf.train(ctx, b, m, loader, proc, ms.ref, settings, nil, stdout, stderr); err != nil {
 		return err
 	}
 	if *evalSplit == "" {
@@ -106,7 +117,7 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // or a preset resized by ms.sizes.
 func (ms modelSetup) pretrainModel(stdout io.Writer) (*hfmodel.Model, error) {
 	if ms.ref != "" {
-		m, rep, err := hfmodel.Load(ms.ref, hfmodel.LoadOptions{Head: vilt.MaskedLM, ITMHead: true, NewHead: true, Seed: ms.seed})
+		m, rep, err := hfmodel.Load(ms.ref, hfmodel.LoadOptions{Head: vilt.MaskedLM, ITMHead: true, NewHead: true, Seed: ms.seed, Log: stdout})
 		if err != nil {
 			return nil, err
 		}

@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/hfmodel"
+	"github.com/vilt-go/workbook/vqa/internal/fslock"
 	"github.com/vilt-go/workbook/vqa/processor"
 	"github.com/vilt-go/workbook/vqa/train"
 )
@@ -24,6 +27,7 @@ import (
 // pretrain` share: the folder, the schedule, AdamW, checkpoints and output.
 type runFlags struct {
 	out                       string
+	force                     bool
 	epochs, maxSteps, batch   int
 	accum                     int
 	opt                       train.Optimizer
@@ -37,7 +41,8 @@ type runFlags struct {
 // register adds the flags to fs, with the command's default folder, batch
 // size and learning rate.
 func (r *runFlags) register(fs *flag.FlagSet, out string, batch int, lr float64) {
-	fs.StringVar(&r.out, "out", out, "training folder (checkpoints, loss curve, final HuggingFace model)")
+	fs.StringVar(&r.out, "out", out, "training folder (checkpoints, loss curve, final HuggingFace model): missing, empty, or the folder of a run with the same settings (resumed)")
+	fs.BoolVar(&r.force, "force", false, "train into -out even if it is not empty and not a training folder (its files of the same names are replaced), or holds checkpoints that cannot be resumed, of a run with other settings or none intact (they are removed and training starts afresh)")
 	fs.IntVar(&r.epochs, "epochs", 3, "passes over the data")
 	fs.IntVar(&r.maxSteps, "max-steps", 0, "stop after this many optimizer steps (0: epochs decide)")
 	fs.IntVar(&r.batch, "batch", batch, "batch size")
@@ -87,36 +92,62 @@ func (r *runFlags) startProfile() (stop func(), err error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// train runs the training of m on loader into the training folder (after
-// writing the processor files of modelRef's source there, so that the
-// folder can be evaluated while training runs), then exports the model
-// there. onStep, if not nil, is called after every optimizer step.
-func (r *runFlags) train(ctx context.Context, b compute.Backend, m *hfmodel.Model, loader *dataset.Loader, proc *processor.Processor, modelRef string, onStep func(step int, loss float64), stdout, stderr io.Writer) (train.Result, error) {
+// settings returns the settings a resume must repeat (see
+// train.Config.Settings): the command's, plus the batching and shuffling.
+func (r *runFlags) settings(d dataFlags, command map[string]string) map[string]string {
+	s := map[string]string{
+		"batch": strconv.Itoa(r.batch), "shuffle": strconv.FormatBool(!r.noShuffle),
+		"bucket": strconv.FormatBool(d.bucket), "seed": strconv.FormatUint(r.seed, 10),
+	}
+	maps.Copy(s, command)
+	return s
+}
+
+// train runs the training of m on loader into the training folder, which
+// train.Run checks (settings must match a resumed run's) and locks; the
+// processor files of modelRef's source are written there before the first
+// step, so that the folder can be evaluated while training runs. It then
+// exports the model there. onStep, if not nil, is called after every
+// optimizer step.
+func (r *runFlags) train(ctx context.Context, b compute.Backend, m *hfmodel.Model, loader *dataset.Loader, proc *processor.Processor, modelRef string, settings map[string]string, onStep func(step int, loss float64), stdout, stderr io.Writer) (train.Result, error) {
+	files, err := processorFileData(modelRef, proc)
+	if err != nil {
+		return train.Result{}, err
+	}
 	cfg := train.Config{
 		Optimizer: r.opt, Epochs: r.epochs, MaxSteps: r.maxSteps, Accumulate: r.accum, Dir: r.out,
+		Settings: settings, Force: r.force, Files: files,
 		CheckpointEvery: r.ckptEvery, Keep: r.keep, LogEvery: r.logEvery, Log: stdout,
 		ProgressInterval: time.Second, OnStep: onStep,
 	}
 	if !r.quiet {
 		cfg.Progress = stderr
 	}
-	if err := os.MkdirAll(r.out, 0o755); err != nil {
-		return train.Result{}, err
-	}
-	if err := writeProcessorFiles(r.out, modelRef, proc); err != nil {
-		return train.Result{}, err
-	}
 	res, err := train.Run(ctx, b, m, loader, cfg)
-	if errors.Is(err, context.Canceled) {
+	switch {
+	case errors.Is(err, context.Canceled):
 		return res, fmt.Errorf("%w; checkpoint saved in %s: run the same command again to resume", err, r.out)
-	}
-	if err != nil {
+	case errors.Is(err, train.ErrFolderTaken):
+		return res, fmt.Errorf("%w (-force overrides this: see -help)", err)
+	case err != nil:
 		return res, err
 	}
 	fmt.Fprintf(stdout, "trained to step %d in %s (%.2f examples/s after the first step)\n", res.Steps, res.Elapsed.Round(time.Second), res.ExamplesPerSecond)
-	if err := m.Export(r.out, dtypes.Float32); err != nil {
+	if err := exportLocked(m, r.out); err != nil {
 		return res, err
 	}
 	fmt.Fprintf(stdout, "model written to %s (config.json, model.safetensors, processor files); loss curve in %s\n", r.out, filepath.Join(r.out, "loss.csv"))
 	return res, nil
+}
+
+// exportLocked writes the trained model into its training folder dir,
+// holding the folder's lock again: a run that took the folder over since
+// train.Run returned makes it fail instead of mixing two runs' files.
+func exportLocked(m *hfmodel.Model, dir string) error {
+	lock, err := fslock.Acquire(dir, "vqa train: writing the final model into "+dir)
+	if err != nil {
+		return fmt.Errorf("writing the final model: %w", err)
+	}
+	defer lock.Release()
+	return m.Export(dir, dtypes.Float32)
 }

@@ -25,7 +25,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"with random weights (-preset), or from a checkpoint (-model: folder or Hub id; an MLM checkpoint\n"+
 		"such as dandelin/vilt-b32-mlm gets a new classifier for the dataset's answers). Checkpoints,\n"+
 		"config.json, loss.csv and at the end model.safetensors and the processor files go to -out;\n"+
-		"rerunning the same command resumes from the latest checkpoint (Ctrl-C saves one).", stderr)
+		"rerunning the same command resumes from the latest checkpoint (Ctrl-C saves one). -out must be\n"+
+		"missing, empty or a training folder: its training.json records the settings, and a resume with\n"+
+		"other ones is refused before anything is written. One run at a time holds the folder.", stderr)
 	var d dataFlags
 	d.register(fs, "train2014")
 	var ms modelSetup
@@ -43,6 +45,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var rf runFlags
 	rf.register(fs, "runs/vqa", 4, train.DefaultOptimizer().LR)
 	evalSplit := fs.String("eval", "", "after training, evaluate on this split (e.g. val2014) against the majority baseline")
+	evalData := fs.String("eval-data", "", "with -eval: the VQAv2 folder of the evaluation split (default: -data's)")
 	evalEvery := fs.Int("eval-every", 0, "with -eval: also evaluate every N steps, the accuracies going to eval.csv in -out (a validation curve)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -103,8 +106,16 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer b.Finalize()
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return fmt.Errorf("-data %s: %w", root, err)
+	}
+	settings := rf.settings(d, map[string]string{
+		"data": absRoot, "split": d.split, "limit": strconv.Itoa(d.limit), "examples": strconv.Itoa(ds.Len()),
+		"scoring": d.scoring, "image_size": strconv.Itoa(proc.ImageConfig().ShortestEdge), "start": ms.start(),
+	})
 	if *evalSplit == "" {
-		_, err := rf.train(ctx, b, m, loader, proc, ms.ref, nil, stdout, stderr)
+		_, err := rf.train(ctx, b, m, loader, proc, ms.ref, settings, nil, stdout, stderr)
 		return err
 	}
 	pred, err := predict.New(b, m, proc)
@@ -114,11 +125,15 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer pred.Close()
 	ed := d
 	ed.split, ed.limit = *evalSplit, 0
+	evalRoot := root
+	if *evalData != "" {
+		evalRoot = *evalData
+	}
 	dopts, err = ed.options()
 	if err != nil {
 		return err
 	}
-	evalDS, err := dataset.Load(root, ed.split, labels, proc, dopts)
+	evalDS, err := dataset.Load(evalRoot, ed.split, labels, proc, dopts)
 	if err != nil {
 		return err
 	}
@@ -140,7 +155,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stdout, "step %d: %s VQA accuracy %.2f%%\n", step, ed.split, rep.Model.Overall)
 		}
 	}
-	res, err := rf.train(ctx, b, m, loader, proc, ms.ref, onStep, stdout, stderr)
+	res, err := rf.train(ctx, b, m, loader, proc, ms.ref, settings, onStep, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -187,13 +202,26 @@ type modelSetup struct {
 	seed           uint64
 }
 
+// start names the model a run starts from, for the settings a resume must
+// repeat: the checkpoint (and whether its labels are kept) or the preset
+// (its sizes are in the model's settings).
+func (ms modelSetup) start() string {
+	switch {
+	case ms.ref != "" && ms.keepLabels:
+		return ms.ref + " (its labels)"
+	case ms.ref != "":
+		return ms.ref
+	}
+	return "preset " + ms.preset
+}
+
 // model returns the model to train: the checkpoint ms.ref (keeping its
 // labels, or with a new head for the new labels) or a preset resized by
 // ms.sizes; new labels come from ms.labelsFrom (a config.json) or the
 // split's answers.
 func (ms modelSetup) model(root string, d dataFlags, stdout io.Writer) (*hfmodel.Model, error) {
 	if ms.ref != "" && ms.keepLabels {
-		m, _, err := hfmodel.Load(ms.ref, hfmodel.LoadOptions{Head: vilt.QuestionAnswering})
+		m, _, err := hfmodel.Load(ms.ref, hfmodel.LoadOptions{Head: vilt.QuestionAnswering, Log: stdout})
 		return m, err
 	}
 	var labels []string
@@ -223,7 +251,7 @@ func (ms modelSetup) model(root string, d dataFlags, stdout io.Writer) (*hfmodel
 		}
 		return hfmodel.New(cfg, labels, ms.seed)
 	}
-	m, rep, err := hfmodel.Load(ms.ref, hfmodel.LoadOptions{Head: vilt.QuestionAnswering, Labels: labels, NewHead: true, Seed: ms.seed})
+	m, rep, err := hfmodel.Load(ms.ref, hfmodel.LoadOptions{Head: vilt.QuestionAnswering, Labels: labels, NewHead: true, Seed: ms.seed, Log: stdout})
 	if err != nil {
 		return nil, err
 	}
