@@ -183,13 +183,41 @@ const (
 // saved, when 07 loaded a model of notebook 06 and 06's outputs are known.
 func checkSavedLoaded(t *testing.T, outputs map[string]string) {
 	t.Helper()
+	if err := savedLoaded(outputs); err != nil {
+		t.Error(err)
+	}
+}
+
+// savedLoaded compares the folder and fingerprint notebook 06 printed when
+// it saved its model with those notebook 07 printed when it loaded one.
+func savedLoaded(outputs map[string]string) error {
 	saved := regexp.MustCompile(savedRE).FindStringSubmatch(outputs["06_training.ipynb"])
 	loaded := regexp.MustCompile(loadedRE).FindStringSubmatch(outputs["07_inference.ipynb"])
 	if saved == nil || loaded == nil {
-		return
+		return nil
 	}
 	if saved[1] != loaded[1] || saved[2] != loaded[2] {
-		t.Errorf("notebook 06 saved %s (weights %s) but notebook 07 loaded %s (weights %s)", saved[1], saved[2], loaded[1], loaded[2])
+		return fmt.Errorf("notebook 06 saved %s (weights %s) but notebook 07 loaded %s (weights %s)", saved[1], saved[2], loaded[1], loaded[2])
+	}
+	return nil
+}
+
+// TestSavedLoaded checks the comparison of notebook 06's and 07's outputs.
+func TestSavedLoaded(t *testing.T) {
+	saved := "saved: runs/notebook-06 (weights 0123456789ab)\n"
+	for _, c := range []struct {
+		loaded string
+		ok     bool
+	}{
+		{"loaded: runs/notebook-06 (weights 0123456789ab)\n", true},
+		{"loaded: runs/notebook-06 (weights 0123456789ac)\n", false},
+		{"loaded: runs/notebook-06-quick (weights 0123456789ab)\n", false},
+		{"Model: data/vilt-tiny-finetuned-vqa\n", true},
+	} {
+		err := savedLoaded(map[string]string{"06_training.ipynb": saved, "07_inference.ipynb": c.loaded})
+		if (err == nil) != c.ok {
+			t.Errorf("07 printing %q: %v, want ok %v", c.loaded, err, c.ok)
+		}
 	}
 }
 
