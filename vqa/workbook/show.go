@@ -1,6 +1,15 @@
 // Package workbook holds the small helpers the notebooks use to show their
-// results as static outputs: images as PNG, plots as SVG, attention maps as
-// heat maps drawn over the image, and a progress line that updates in place.
+// results as static outputs: images as PNG, line plots and bar charts as SVG,
+// attention maps as heat maps drawn over the image (on a shared colour scale
+// when compared), patch grids, and a progress bar that updates in place.
+//
+// It also holds the steps of the train → save → load → infer arc that would
+// make a notebook cell too long: loading a Hub model or its shipped tiny
+// stand-in with one "offline: using …" line ([LoadHubOr]), fine-tuning with a
+// progress bar and a loss curve ([FineTune]), saving into a folder the
+// notebook owns ([SaveModel], [SavedModelDir]), choosing the inference model
+// ([ChooseModel]) and checking answers against the annotators'
+// ([CheckQuestions]).
 //
 // Everything shown stays in the saved notebook (no JavaScript, no CDN), so
 // the notebooks read the same on a code host as in Jupyter. Outside a GoNB
