@@ -7,9 +7,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vilt-go/workbook/vqa/backend"
 	"github.com/vilt-go/workbook/vqa/dataset"
+	"github.com/vilt-go/workbook/vqa/hfmodel"
 	"github.com/vilt-go/workbook/vqa/imageproc"
 	"github.com/vilt-go/workbook/vqa/predict"
+	"github.com/vilt-go/workbook/vqa/processor"
+	"github.com/vilt-go/workbook/vqa/repo"
 	"github.com/vilt-go/workbook/vqa/vqaeval"
 	"github.com/vilt-go/workbook/vqa/vqav2"
 )
@@ -130,4 +134,37 @@ func HumanCounts(humans []string) string {
 		parts[i] = fmt.Sprintf("%s x%d", k, counts[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// CheckFirst answers the first n questions of split (of [repo.DataRoot])
+// with the model m, its inputs encoded by p, and checks every answer against
+// the annotations ([CheckQuestions]).
+func CheckFirst(m *hfmodel.Model, p *processor.Processor, split string, n int) ([]Checked, error) {
+	root, err := repo.DataRoot()
+	if err != nil {
+		return nil, err
+	}
+	labels, err := vqav2.NewLabelMap(m.Labels())
+	if err != nil {
+		return nil, err
+	}
+	ds, err := dataset.Load(root, split, labels, p, dataset.Options{Limit: n})
+	if err != nil {
+		return nil, err
+	}
+	b, err := backend.New(nil)
+	if err != nil {
+		return nil, err
+	}
+	pred, err := predict.New(b, m, p)
+	if err != nil {
+		return nil, err
+	}
+	defer pred.Close()
+	return CheckQuestions(pred, ds, nil)
+}
+
+// NumRight counts the answers of cs that are right.
+func NumRight(cs []Checked) int {
+	return len(cs) - len(Wrong(cs))
 }

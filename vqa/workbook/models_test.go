@@ -3,11 +3,13 @@ package workbook
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/vilt-go/workbook/vqa/hfmodel"
 	"github.com/vilt-go/workbook/vqa/processor"
+	"github.com/vilt-go/workbook/vqa/vqaeval"
 )
 
 func TestSavedModelDir(t *testing.T) {
@@ -103,5 +105,35 @@ func TestLoadHubOr(t *testing.T) {
 	want := "offline: using " + dir + " (nobody/no-such-model is neither in the HuggingFace cache nor downloadable)\n"
 	if log.String() != want || l.Hub || l.Source != dir {
 		t.Errorf("wrote %q, hub %v, source %q; want %q, false, %q", log.String(), l.Hub, l.Source, want, dir)
+	}
+}
+
+func TestCheckFirst(t *testing.T) {
+	t.Setenv("VQA_DATA", "")
+	m, err := hfmodel.NewFromPreset("tiny", []string{"yes", "no", "left", "right", "2"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := processor.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := CheckFirst(m, p.WithShortestEdge(64), "val2014", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 3 {
+		t.Fatalf("%d answers, want 3", len(cs))
+	}
+	for i, c := range cs {
+		if c.Index != i || c.Question == "" || len(c.Humans) != 10 || c.Majority == "" || !slices.Contains(m.Labels(), c.Answer) {
+			t.Errorf("answer %d: %+v", i, c)
+		}
+		if want := vqaeval.Accuracy(c.Answer, c.Humans); c.Accuracy != want || c.Right() != (want >= 1) {
+			t.Errorf("answer %d: accuracy %g, right %v; want %g", i, c.Accuracy, c.Right(), want)
+		}
+	}
+	if n := NumRight(cs); n != 3-len(Wrong(cs)) {
+		t.Errorf("NumRight = %d", n)
 	}
 }
