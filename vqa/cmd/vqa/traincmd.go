@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -34,13 +35,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var d dataFlags
 	d.register(fs, "train2014")
 	var ms modelSetup
-	fs.StringVar(&ms.preset, "preset", "tiny", "model size preset with random initialisation (tiny, base); ignored with -model")
-	fs.IntVar(&ms.sizes.Hidden, "hidden", 0, "with -preset: hidden size instead of the preset's (0: preset's; tiny 96, base 768)")
-	fs.IntVar(&ms.sizes.Layers, "layers", 0, "with -preset: transformer layers instead of the preset's (0: preset's; tiny 2, base 12)")
-	fs.IntVar(&ms.sizes.Heads, "heads", 0, "with -preset: attention heads instead of the preset's (0: preset's; tiny 3, base 12)")
-	fs.IntVar(&ms.sizes.MLP, "mlp", 0, "with -preset: MLP (intermediate) size instead of the preset's (0: preset's; tiny 192, base 3072)")
-	fs.IntVar(&ms.sizes.Patch, "patch", 0, "with -preset: image patch size instead of the preset's 32 (a divisor of the processor's size_divisor, 32)")
-	fs.StringVar(&ms.ref, "model", "", "start from this checkpoint (folder or Hub id) instead of a preset")
+	ms.register(fs, "start from this checkpoint (folder or Hub id) instead of a preset")
 	fs.BoolVar(&ms.keepLabels, "keep-labels", false, "keep the checkpoint's answer labels instead of building them from the data")
 	fs.StringVar(&ms.labelsFrom, "labels", "", "take the answer labels from this config.json (id2label) instead of the data, e.g. data/vilt-b32-finetuned-vqa/config.json")
 	fs.IntVar(&ms.minCount, "min-count", 1, "answer labels: keep answers that are the majority answer at least this often")
@@ -109,14 +104,10 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer b.Finalize()
-	absRoot, err := filepath.Abs(root)
+	settings, err := rf.settings(root, d, ds.Len(), proc, ms.start(), map[string]string{"scoring": d.scoring})
 	if err != nil {
-		return fmt.Errorf("-data %s: %w", root, err)
+		return err
 	}
-	settings := rf.settings(d, map[string]string{
-		"data": absRoot, "split": d.split, "limit": strconv.Itoa(d.limit), "examples": strconv.Itoa(ds.Len()),
-		"scoring": d.scoring, "image_size": strconv.Itoa(proc.ImageConfig().ShortestEdge), "start": ms.start(),
-	})
 	if *evalSplit == "" {
 		_, err := rf.train(ctx, b, m, loader, proc, ms.ref, settings, nil, stdout, stderr)
 		return err
@@ -237,6 +228,18 @@ type modelSetup struct {
 	keepLabels     bool
 	minCount, topK int
 	seed           uint64
+}
+
+// register adds the flags that pick the starting model: -preset, the
+// size flags that resize it, and -model (described by modelUsage).
+func (ms *modelSetup) register(fs *flag.FlagSet, modelUsage string) {
+	fs.StringVar(&ms.preset, "preset", "tiny", "model size preset with random initialisation (tiny, base); ignored with -model")
+	fs.IntVar(&ms.sizes.Hidden, "hidden", 0, "with -preset: hidden size instead of the preset's (0: preset's; tiny 96, base 768)")
+	fs.IntVar(&ms.sizes.Layers, "layers", 0, "with -preset: transformer layers instead of the preset's (0: preset's; tiny 2, base 12)")
+	fs.IntVar(&ms.sizes.Heads, "heads", 0, "with -preset: attention heads instead of the preset's (0: preset's; tiny 3, base 12)")
+	fs.IntVar(&ms.sizes.MLP, "mlp", 0, "with -preset: MLP (intermediate) size instead of the preset's (0: preset's; tiny 192, base 3072)")
+	fs.IntVar(&ms.sizes.Patch, "patch", 0, "with -preset: image patch size instead of the preset's 32 (a divisor of the processor's size_divisor, 32)")
+	fs.StringVar(&ms.ref, "model", "", modelUsage)
 }
 
 // start names the model a run starts from, for the settings a resume must
