@@ -7,7 +7,8 @@
 //  2. Otherwise, if a PJRT plugin is already installed (found in
 //     $PJRT_PLUGIN_LIBRARY_PATH, ~/.local/lib/go-xla, /usr/local/lib/go-xla or
 //     the system library path), XLA runs on it (CUDA first, then CPU).
-//  3. Otherwise the pure-Go backend runs.
+//  3. Otherwise the pure-Go backend runs, as [GoConfig]: its ops one after
+//     another (each op still uses every core).
 //
 // No plugin is ever downloaded unless asked for explicitly: with
 // $VQA_XLA_INSTALL=1 (or `make xla`), [New] first installs the plugins that
@@ -24,6 +25,16 @@ import (
 	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/go-xla/compute/xla"
 )
+
+// GoConfig is the configuration the pure-Go backend runs with: "go" with
+// its ops executed one after another. GoMLX's Go backend (compute v0.1.2)
+// otherwise runs independent ops as tasks of its worker pool, and an op
+// that fans out into the same pool (a matrix multiply's Saturate) waits
+// there for workers that can all be such waiting ops: training runs and
+// tests hung that way, at random, for good (goroutines parked in
+// workerspool.(*Pool).Saturate and WaitToStart). Ops run one at a time
+// never wait on the pool from inside it. $GOMLX_BACKEND=go overrides it.
+const GoConfig = gobackend.BackendName + ":ops_sequential"
 
 // InstallEnv is the environment variable that, set to "1", lets [New]
 // download and install the PJRT plugins before choosing a backend.
@@ -53,7 +64,7 @@ func Choose(getenv func(string) (string, bool), plugins []string) Choice {
 			return Choice{Config: xla.BackendName + ":" + name, Reason: "PJRT plugin " + name + " is installed"}
 		}
 	}
-	return Choice{Config: gobackend.BackendName, Reason: "no PJRT plugin installed; set " + InstallEnv + "=1 or run `make xla` to install one"}
+	return Choice{Config: GoConfig, Reason: "no PJRT plugin installed; set " + InstallEnv + "=1 or run `make xla` to install one"}
 }
 
 // InstalledPlugins lists the PJRT plugins already installed, never
@@ -78,7 +89,7 @@ func New(w io.Writer) (compute.Backend, error) {
 		if _, set := os.LookupEnv(compute.ConfigEnvVar); set {
 			return nil, fmt.Errorf("creating backend %q from $%s: %w", choice.Config, compute.ConfigEnvVar, err)
 		}
-		choice = Choice{Config: gobackend.BackendName, Reason: fmt.Sprintf("%s failed to start: %v", choice.Config, err)}
+		choice = Choice{Config: GoConfig, Reason: fmt.Sprintf("%s failed to start: %v", choice.Config, err)}
 		b, err = compute.NewWithConfig(choice.Config)
 		if err != nil {
 			return nil, fmt.Errorf("creating the Go backend: %w", err)

@@ -21,8 +21,8 @@ func TestChoose(t *testing.T) {
 		{"env go over plugin", map[string]string{"GOMLX_BACKEND": "go"}, []string{"cpu"}, "go"},
 		{"cuda first", nil, []string{"cpu", "cuda"}, "xla:cuda"},
 		{"cpu plugin", nil, []string{"cpu"}, "xla:cpu"},
-		{"nothing installed", nil, nil, "go"},
-		{"empty env ignored", map[string]string{"GOMLX_BACKEND": ""}, nil, "go"},
+		{"nothing installed", nil, nil, GoConfig},
+		{"empty env ignored", map[string]string{"GOMLX_BACKEND": ""}, nil, GoConfig},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -52,7 +52,7 @@ func TestNewWithoutPlugin(t *testing.T) {
 		t.Errorf("backend name %q, want the Go backend", b.Name())
 	}
 	notice := buf.String()
-	if strings.Count(notice, "\n") != 1 || !strings.HasPrefix(notice, "backend: go (") {
+	if strings.Count(notice, "\n") != 1 || !strings.HasPrefix(notice, "backend: "+GoConfig+" (") {
 		t.Errorf("notice %q, want one line naming the Go backend", notice)
 	}
 }

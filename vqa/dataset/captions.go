@@ -106,7 +106,8 @@ type PretrainOptions struct {
 	MaskProb float64
 	// MismatchProb is the fraction of examples whose image is replaced by
 	// another image's for image-text matching (ViLT: 0.5). Mismatched
-	// examples are not masked and have no masked-LM target.
+	// examples are masked like the others (so that the masking is no clue
+	// to the matching) but have no masked-LM target.
 	MismatchProb float64
 	// Seed makes the masks and the mismatched images of every epoch
 	// reproducible (and different from epoch to epoch).
@@ -131,9 +132,9 @@ type PretrainExample struct {
 	Matched int32
 }
 
-// Pretrain returns caption i as pre-training example of epoch: with
-// probability o.MismatchProb another image (of another picture), else its
-// own with whole words masked.
+// Pretrain returns caption i as pre-training example of epoch, with whole
+// words masked: with probability o.MismatchProb paired with another
+// picture (no masked-LM target), else with its own.
 func (c *Captions) Pretrain(epoch, i int, o PretrainOptions) (PretrainExample, error) {
 	if i < 0 || i >= len(c.Records) {
 		return PretrainExample{}, fmt.Errorf("dataset: caption %d out of range [0, %d)", i, len(c.Records))
@@ -158,8 +159,14 @@ func (c *Captions) Pretrain(epoch, i int, o PretrainOptions) (PretrainExample, e
 	for k := range ex.MLMLabels {
 		ex.MLMLabels[k] = vilt.IgnoreIndex
 	}
-	if matched == 1 {
-		ex.InputIDs = maskWords(c.proc.Tokenizer(), enc.InputIDs, ex.MLMLabels, o.MaskProb, r)
+	// Every caption is masked, so that the masks cannot tell a matched
+	// pair from a mismatched one (image-text matching would learn that
+	// instead of looking at the picture); only matched pairs are scored.
+	ex.InputIDs = maskWords(c.proc.Tokenizer(), enc.InputIDs, ex.MLMLabels, o.MaskProb, r)
+	if matched == 0 {
+		for k := range ex.MLMLabels {
+			ex.MLMLabels[k] = vilt.IgnoreIndex
+		}
 	}
 	return ex, nil
 }

@@ -26,16 +26,16 @@ func miniCaptions(t *testing.T, n int) *Captions {
 	return c
 }
 
-// TestPretrainExamples checks the masking and the mismatching: matched
-// pairs have whole words masked BERT-style and targets only there,
-// mismatched pairs another picture and no target; both are reproducible
-// per epoch and change between epochs.
+// TestPretrainExamples checks the masking and the mismatching: every
+// caption has whole words masked BERT-style, matched pairs have targets
+// only there, mismatched pairs another picture and no target; both are
+// reproducible per epoch and change between epochs.
 func TestPretrainExamples(t *testing.T) {
 	c := miniCaptions(t, 200)
 	tok := c.Processor().Tokenizer()
 	o := DefaultPretrainOptions()
 	o.Seed = 3
-	matched, masked, maskTokens := 0, 0, 0
+	matched, masked, maskTokens, unmasked := 0, 0, 0, 0
 	for i := range c.Len() {
 		ex, err := c.Pretrain(0, i, o)
 		if err != nil {
@@ -46,9 +46,18 @@ func TestPretrainExamples(t *testing.T) {
 			t.Fatal(err)
 		}
 		labelled := 0
+		changed := 0
+		for pos := range ex.InputIDs {
+			if ex.InputIDs[pos] != own.InputIDs[pos] {
+				changed++
+			}
+		}
+		if changed == 0 && ex.Matched == 0 {
+			unmasked++
+		}
 		for pos, l := range ex.MLMLabels {
 			if l == vilt.IgnoreIndex {
-				if ex.InputIDs[pos] != own.InputIDs[pos] {
+				if ex.InputIDs[pos] != own.InputIDs[pos] && ex.Matched == 1 {
 					t.Fatalf("caption %d: token %d changed without a target", i, pos)
 				}
 				continue
@@ -78,6 +87,11 @@ func TestPretrainExamples(t *testing.T) {
 		if !slices.Equal(again.InputIDs, ex.InputIDs) || again.Matched != ex.Matched {
 			t.Fatalf("caption %d: epoch 0 drawn twice differs", i)
 		}
+	}
+	// Mismatched pairs are masked too (a masked word may have been kept by
+	// the 10% rule): the masking must not tell the pairs apart.
+	if unmasked > (c.Len()-matched)/4 {
+		t.Errorf("%d of %d mismatched pairs have no masked word: the masks give the matching away", unmasked, c.Len()-matched)
 	}
 	if matched < 70 || matched > 130 {
 		t.Errorf("%d of 200 pairs matched, want about half", matched)

@@ -60,7 +60,7 @@ func New(cfg *vilt.Config, labels []string, seed uint64) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hfmodel: %w", err)
 	}
-	if usesLabels(head) {
+	if head.UsesLabels() {
 		if len(labels) == 0 {
 			return nil, fmt.Errorf("hfmodel: a new %s needs labels", head)
 		}
@@ -71,11 +71,6 @@ func New(cfg *vilt.Config, labels []string, seed uint64) (*Model, error) {
 		return nil, fmt.Errorf("hfmodel: initialising a new model: %w", err)
 	}
 	return &Model{Config: cfg, Store: store}, nil
-}
-
-// usesLabels reports whether head classifies into the config's labels.
-func usesLabels(h vilt.Head) bool {
-	return h == vilt.QuestionAnswering || h == vilt.ImagesAndTextClassification || h == vilt.TokenClassification
 }
 
 // LoadOptions say what model to build from a checkpoint.

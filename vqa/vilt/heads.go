@@ -104,8 +104,9 @@ func (c *Config) NumOutputs() int {
 // the encoder's "vilt." prefix).
 func isHeadKey(key string) bool { return !strings.HasPrefix(key, "vilt.") }
 
-// usesLabels reports whether the head's outputs are the config's labels.
-func (h Head) usesLabels() bool {
+// UsesLabels reports whether the head classifies into the config's labels
+// (QA, NLVR2, token classification).
+func (h Head) UsesLabels() bool {
 	return slices.Contains([]Head{QuestionAnswering, ImagesAndTextClassification, TokenClassification}, h)
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strconv"
 
 	"github.com/gomlx/compute"
@@ -31,13 +30,7 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var d dataFlags
 	d.register(fs, "train2014")
 	var ms modelSetup
-	fs.StringVar(&ms.preset, "preset", "tiny", "model size preset with random initialisation (tiny, base); ignored with -model")
-	fs.IntVar(&ms.sizes.Hidden, "hidden", 0, "with -preset: hidden size instead of the preset's")
-	fs.IntVar(&ms.sizes.Layers, "layers", 0, "with -preset: transformer layers instead of the preset's")
-	fs.IntVar(&ms.sizes.Heads, "heads", 0, "with -preset: attention heads instead of the preset's")
-	fs.IntVar(&ms.sizes.MLP, "mlp", 0, "with -preset: MLP (intermediate) size instead of the preset's")
-	fs.IntVar(&ms.sizes.Patch, "patch", 0, "with -preset: image patch size instead of the preset's 32")
-	fs.StringVar(&ms.ref, "model", "", "start from this masked-LM checkpoint (folder or Hub id) instead of a preset")
+	ms.register(fs, "start from this masked-LM checkpoint (folder or Hub id) instead of a preset")
 	po := dataset.DefaultPretrainOptions()
 	fs.Float64Var(&po.MaskProb, "mask-prob", po.MaskProb, "fraction of the words masked")
 	fs.Float64Var(&po.MismatchProb, "mismatch-prob", po.MismatchProb, "fraction of the pairs given another picture (image-text matching)")
@@ -89,15 +82,12 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer b.Finalize()
-	absRoot, err := filepath.Abs(root)
-	if err != nil {
-		return fmt.Errorf("-data %s: %w", root, err)
-	}
-	settings := rf.settings(d, map[string]string{
-		"data": absRoot, "split": d.split, "limit": strconv.Itoa(d.limit), "examples": strconv.Itoa(caps.Len()),
-		"image_size": strconv.Itoa(proc.ImageConfig().ShortestEdge), "start": ms.start(),
+	settings, err := rf.settings(root, d, caps.Len(), proc, ms.start(), map[string]string{
 		"mask_prob": strconv.FormatFloat(po.MaskProb, 'g', -1, 64), "mismatch_prob": strconv.FormatFloat(po.MismatchProb, 'g', -1, 64),
 	})
+	if err != nil {
+		return err
+	}
 	if _, err := rf.train(ctx, b, m, loader, proc, ms.ref, settings, nil, stdout, stderr); err != nil {
 		return err
 	}

@@ -93,14 +93,22 @@ func (r *runFlags) startProfile() (stop func(), err error) {
 }
 
 // settings returns the settings a resume must repeat (see
-// train.Config.Settings): the command's, plus the batching and shuffling.
-func (r *runFlags) settings(d dataFlags, command map[string]string) map[string]string {
+// train.Config.Settings): the data (root, split, limit, number of
+// examples, image size), the starting model, the batching and shuffling,
+// and the command's own.
+func (r *runFlags) settings(root string, d dataFlags, examples int, proc *processor.Processor, start string, command map[string]string) (map[string]string, error) {
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("-data %s: %w", root, err)
+	}
 	s := map[string]string{
+		"data": absRoot, "split": d.split, "limit": strconv.Itoa(d.limit), "examples": strconv.Itoa(examples),
+		"image_size": strconv.Itoa(proc.ImageConfig().ShortestEdge), "start": start,
 		"batch": strconv.Itoa(r.batch), "shuffle": strconv.FormatBool(!r.noShuffle),
 		"bucket": strconv.FormatBool(d.bucket), "seed": strconv.FormatUint(r.seed, 10),
 	}
 	maps.Copy(s, command)
-	return s
+	return s, nil
 }
 
 // train runs the training of m on loader into the training folder, which

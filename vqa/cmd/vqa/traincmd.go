@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strconv"
+
+	"github.com/gomlx/compute"
 
 	"github.com/vilt-go/workbook/vqa/backend"
 	"github.com/vilt-go/workbook/vqa/dataset"
@@ -15,6 +18,7 @@ import (
 	"github.com/vilt-go/workbook/vqa/hfmodel"
 	"github.com/vilt-go/workbook/vqa/internal/safefile"
 	"github.com/vilt-go/workbook/vqa/predict"
+	"github.com/vilt-go/workbook/vqa/processor"
 	"github.com/vilt-go/workbook/vqa/train"
 	"github.com/vilt-go/workbook/vqa/vilt"
 	"github.com/vilt-go/workbook/vqa/vqav2"
@@ -31,13 +35,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var d dataFlags
 	d.register(fs, "train2014")
 	var ms modelSetup
-	fs.StringVar(&ms.preset, "preset", "tiny", "model size preset with random initialisation (tiny, base); ignored with -model")
-	fs.IntVar(&ms.sizes.Hidden, "hidden", 0, "with -preset: hidden size instead of the preset's (0: preset's; tiny 96, base 768)")
-	fs.IntVar(&ms.sizes.Layers, "layers", 0, "with -preset: transformer layers instead of the preset's (0: preset's; tiny 2, base 12)")
-	fs.IntVar(&ms.sizes.Heads, "heads", 0, "with -preset: attention heads instead of the preset's (0: preset's; tiny 3, base 12)")
-	fs.IntVar(&ms.sizes.MLP, "mlp", 0, "with -preset: MLP (intermediate) size instead of the preset's (0: preset's; tiny 192, base 3072)")
-	fs.IntVar(&ms.sizes.Patch, "patch", 0, "with -preset: image patch size instead of the preset's 32 (a divisor of the processor's size_divisor, 32)")
-	fs.StringVar(&ms.ref, "model", "", "start from this checkpoint (folder or Hub id) instead of a preset")
+	ms.register(fs, "start from this checkpoint (folder or Hub id) instead of a preset")
 	fs.BoolVar(&ms.keepLabels, "keep-labels", false, "keep the checkpoint's answer labels instead of building them from the data")
 	fs.StringVar(&ms.labelsFrom, "labels", "", "take the answer labels from this config.json (id2label) instead of the data, e.g. data/vilt-b32-finetuned-vqa/config.json")
 	fs.IntVar(&ms.minCount, "min-count", 1, "answer labels: keep answers that are the majority answer at least this often")
@@ -106,67 +104,97 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer b.Finalize()
-	absRoot, err := filepath.Abs(root)
+	settings, err := rf.settings(root, d, ds.Len(), proc, ms.start(), map[string]string{"scoring": d.scoring})
 	if err != nil {
-		return fmt.Errorf("-data %s: %w", root, err)
+		return err
 	}
-	settings := rf.settings(d, map[string]string{
-		"data": absRoot, "split": d.split, "limit": strconv.Itoa(d.limit), "examples": strconv.Itoa(ds.Len()),
-		"scoring": d.scoring, "image_size": strconv.Itoa(proc.ImageConfig().ShortestEdge), "start": ms.start(),
-	})
 	if *evalSplit == "" {
 		_, err := rf.train(ctx, b, m, loader, proc, ms.ref, settings, nil, stdout, stderr)
 		return err
 	}
+	ed := d
+	ed.split, ed.limit, ed.root = *evalSplit, 0, *evalData
+	if ed.root == "" {
+		ed.root = root
+	}
+	ev, err := newEvaluator(ctx, b, m, proc, ed, labels, rf.batch, *evalEvery, filepath.Join(rf.out, "eval.csv"), stdout)
+	if err != nil {
+		return err
+	}
+	defer ev.close()
+	res, err := rf.train(ctx, b, m, loader, proc, ms.ref, settings, ev.onStep, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	return ev.final(res.Steps)
+}
+
+// evaluator scores a model being trained on an evaluation split: every
+// N steps and at the end, each time adding a row to eval.csv.
+type evaluator struct {
+	ctx    context.Context
+	pred   *predict.Predictor
+	ds     *dataset.Dataset
+	lo     dataset.LoaderOptions
+	every  int
+	curve  *evalCurve
+	stdout io.Writer
+	err    error // the first error of an evaluation during training
+}
+
+// newEvaluator loads the split of d (its root, split and options) with
+// the model's labels and prepares a predictor on the model's own store, so
+// that each evaluation sees the current weights.
+func newEvaluator(ctx context.Context, b compute.Backend, m *hfmodel.Model, proc *processor.Processor, d dataFlags, labels vqav2.LabelMap, batch, every int, csvPath string, stdout io.Writer) (*evaluator, error) {
+	dopts, err := d.options()
+	if err != nil {
+		return nil, err
+	}
+	ds, err := dataset.Load(d.root, d.split, labels, proc, dopts)
+	if err != nil {
+		return nil, err
+	}
 	pred, err := predict.New(b, m, proc)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer pred.Close()
-	ed := d
-	ed.split, ed.limit = *evalSplit, 0
-	evalRoot := root
-	if *evalData != "" {
-		evalRoot = *evalData
+	return &evaluator{ctx: ctx, pred: pred, ds: ds, lo: d.loaderOptions(batch), every: every, curve: &evalCurve{path: csvPath}, stdout: stdout}, nil
+}
+
+// close frees the predictor.
+func (e *evaluator) close() { e.pred.Close() }
+
+// evaluate scores the model after step and records it in eval.csv.
+func (e *evaluator) evaluate(step int) (evaluate.Report, error) {
+	rep, _, err := evaluate.Split(e.ctx, e.pred, e.ds, e.lo)
+	if err == nil {
+		err = e.curve.add(step, rep)
 	}
-	dopts, err = ed.options()
+	return rep, err
+}
+
+// onStep evaluates every e.every steps (a train.Config.OnStep).
+func (e *evaluator) onStep(step int, _ float64) {
+	if e.every <= 0 || step%e.every != 0 || e.err != nil {
+		return
+	}
+	rep, err := e.evaluate(step)
+	if e.err = err; err == nil {
+		fmt.Fprintf(e.stdout, "step %d: %s VQA accuracy %.2f%%\n", step, e.ds.Split, rep.Model.Overall)
+	}
+}
+
+// final reports an error of the evaluations during training, else
+// evaluates the trained model and prints the report.
+func (e *evaluator) final(step int) error {
+	if e.err != nil {
+		return fmt.Errorf("evaluating during training: %w", e.err)
+	}
+	rep, err := e.evaluate(step)
 	if err != nil {
 		return err
 	}
-	evalDS, err := dataset.Load(evalRoot, ed.split, labels, proc, dopts)
-	if err != nil {
-		return err
-	}
-	curve := &evalCurve{path: filepath.Join(rf.out, "eval.csv")}
-	evaluateNow := func(step int) (evaluate.Report, error) {
-		rep, _, err := evaluate.Split(ctx, pred, evalDS, ed.loaderOptions(rf.batch))
-		if err == nil {
-			err = curve.add(step, rep)
-		}
-		return rep, err
-	}
-	var evalErr error
-	onStep := func(step int, _ float64) {
-		if *evalEvery <= 0 || step%*evalEvery != 0 || evalErr != nil {
-			return
-		}
-		rep, err := evaluateNow(step)
-		if evalErr = err; err == nil {
-			fmt.Fprintf(stdout, "step %d: %s VQA accuracy %.2f%%\n", step, ed.split, rep.Model.Overall)
-		}
-	}
-	res, err := rf.train(ctx, b, m, loader, proc, ms.ref, settings, onStep, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if evalErr != nil {
-		return fmt.Errorf("evaluating during training: %w", evalErr)
-	}
-	rep, err := evaluateNow(res.Steps)
-	if err != nil {
-		return err
-	}
-	return rep.WriteText(stdout)
+	return rep.WriteText(e.stdout)
 }
 
 // evalCurve is the validation curve of a training run: eval.csv with the
@@ -200,6 +228,18 @@ type modelSetup struct {
 	keepLabels     bool
 	minCount, topK int
 	seed           uint64
+}
+
+// register adds the flags that pick the starting model: -preset, the
+// size flags that resize it, and -model (described by modelUsage).
+func (ms *modelSetup) register(fs *flag.FlagSet, modelUsage string) {
+	fs.StringVar(&ms.preset, "preset", "tiny", "model size preset with random initialisation (tiny, base); ignored with -model")
+	fs.IntVar(&ms.sizes.Hidden, "hidden", 0, "with -preset: hidden size instead of the preset's (0: preset's; tiny 96, base 768)")
+	fs.IntVar(&ms.sizes.Layers, "layers", 0, "with -preset: transformer layers instead of the preset's (0: preset's; tiny 2, base 12)")
+	fs.IntVar(&ms.sizes.Heads, "heads", 0, "with -preset: attention heads instead of the preset's (0: preset's; tiny 3, base 12)")
+	fs.IntVar(&ms.sizes.MLP, "mlp", 0, "with -preset: MLP (intermediate) size instead of the preset's (0: preset's; tiny 192, base 3072)")
+	fs.IntVar(&ms.sizes.Patch, "patch", 0, "with -preset: image patch size instead of the preset's 32 (a divisor of the processor's size_divisor, 32)")
+	fs.StringVar(&ms.ref, "model", "", modelUsage)
 }
 
 // start names the model a run starts from, for the settings a resume must
