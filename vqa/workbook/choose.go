@@ -97,7 +97,7 @@ func ChooseModel(w io.Writer) (Choice, error) {
 			Source: FineTuned + " (the walk-through's fine-tuned model)", Kind: FromHub}, nil
 	}
 	fmt.Fprintf(w, "offline: using %s (%s is neither in the HuggingFace cache nor downloadable)\n", ShippedModel, FineTuned)
-	return fromFolder(filepath.Join(root, ShippedModel), ShippedModel+" (the tiny fine-tuned model shipped with the workbook, trained on the mini dataset)", FromShipped)
+	return fromFolder(filepath.Join(root, ShippedModel), ShippedModel+" (the tiny model shipped with the workbook, pre-trained and fine-tuned here on generated scenes of shapes)", FromShipped)
 }
 
 // fromFolder loads the model in dir with its processor files (the embedded

@@ -77,7 +77,7 @@ func TestPipeline(t *testing.T) {
 	}
 }
 
-// TestShippedModel checks the model in data/vilt-tiny-vqav2-mini: predict
+// TestShippedModel checks the model in data/vilt-tiny-finetuned-vqa: predict
 // uses it by default, and it beats the majority baseline on val2014.
 func TestShippedModel(t *testing.T) {
 	modRoot := testutil.ModuleRoot(t)

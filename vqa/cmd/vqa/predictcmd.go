@@ -24,7 +24,7 @@ import (
 
 // defaultModel is the small model trained on the mini dataset, shipped in
 // data/.
-const defaultModel = "vilt-tiny-vqav2-mini"
+const defaultModel = "vilt-tiny-finetuned-vqa"
 
 func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("predict", "Runs a model on images and text, in the manner of HuggingFace pipelines; what it does\n"+
