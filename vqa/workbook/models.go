@@ -28,9 +28,8 @@ const PreTrained = "dandelin/vilt-b32-mlm"
 
 // ShippedPreTrained is the folder, under the repository root, of the tiny
 // pre-trained checkpoint (ViltForMaskedLM with the image-text matching head,
-// pre-trained here on the captions of generated scenes, see docs/tiny-model.md):
-// the offline stand-in for
-// [PreTrained].
+// pre-trained here on the captions of generated scenes, see
+// docs/tiny-model.md): the offline stand-in for [PreTrained].
 const ShippedPreTrained = "data/vilt-tiny-mlm"
 
 // NLVR2 is dandelin's checkpoint for NLVR2 (is a sentence true of a pair of
