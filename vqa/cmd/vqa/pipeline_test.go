@@ -109,9 +109,28 @@ func TestShippedModel(t *testing.T) {
 		t.Errorf("eval -question-types: code %d\n%s\n%s", code, stdout, stderr)
 	}
 	t.Logf("val2014: model %.2f%%, baseline %.2f%% (%q)", rep.Model.Overall, rep.Baseline.Overall, rep.BaselineAnswer)
-	if rep.N != 500 || rep.Model.Overall < 2*rep.Baseline.Overall {
-		t.Errorf("the shipped model scores %.2f%% on %d questions, not twice the majority baseline's %.2f%%", rep.Model.Overall, rep.N, rep.Baseline.Overall)
+	// docs/tiny-model.md reports 56.88% for the shipped model (measured when
+	// it was made); one point of slack covers answers that flip with the
+	// float rounding of another CPU's kernels.
+	const documented = 56.88
+	if rep.N != 500 || rep.Model.Overall < documented-1 {
+		t.Errorf("the shipped model scores %.2f%% on %d questions; docs/tiny-model.md says %.2f%%", rep.Model.Overall, rep.N, documented)
 	}
+}
+
+// TestShippedPretrainedModel checks data/vilt-tiny-mlm loads as a masked-LM
+// model with the matching head and is scored by vqa eval.
+func TestShippedPretrainedModel(t *testing.T) {
+	modRoot := testutil.ModuleRoot(t)
+	code, stdout, stderr := runCLI(t, "eval", "-model", filepath.Join(modRoot, "data", "vilt-tiny-mlm"), "-split", "val2014", "-limit", "20", "-batch", "32", "-json")
+	if code != 0 {
+		t.Fatalf("eval: code %d\n%s", code, stderr)
+	}
+	var rep evaluate.PretrainReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || rep.Captions != 20 || rep.ITMPairs == 0 || rep.Masked["color"] == 0 {
+		t.Fatalf("eval -json of the shipped pre-trained model: %v\n%s", err, stdout)
+	}
+	t.Logf("first 20 val captions: colour %.1f%%, shape %.1f%%, matching %.1f%%", rep.MaskedAccuracy("color"), rep.MaskedAccuracy("shape"), rep.ITMAccuracy())
 }
 
 // TestTrainResizedPreset trains one step of a tiny preset with every size
