@@ -1,29 +1,30 @@
 // Package vilt implements the ViLT vision-and-language transformer
 // (Kim et al. 2021) as a GoMLX graph with numerical parity to HuggingFace
-// transformers' modeling_vilt.py (v4.30): configuration ([Config]), the
-// ViltForQuestionAnswering forward pass ([ForQuestionAnswering]), the VQA
-// loss ([Loss]), HuggingFace state_dict import/export ([LoadWeights],
-// [StateDict], the weight table [Params]) and a torch.optim.AdamW
-// equivalent ([AdamW]).
+// transformers' modeling_vilt.py (v4.30): configuration ([Config], its
+// [Head] from "architectures"), the encoder ([Encoder]: ViltModel) and
+// every head on top of it ([Forward]: question answering, masked LM,
+// retrieval, NLVR2, token classification, and dandelin's image-text
+// matching), the losses ([Loss], [CrossEntropy], [HeadLoss]) and
+// HuggingFace state_dict import/export ([LoadWeights], [StateDict], the
+// weight table [Params]).
 //
 // Variables live in a [model.Store] under paths derived from the HF keys
 // ("vilt.pooler.dense.weight" -> "/vilt/pooler/dense/weight", see
 // [VariablePath]) with HF's shapes, so GoMLX checkpoints
-// (ml/model/checkpoint) and HF exports are both tables. Typical use:
+// (ml/model/checkpoint) and HF exports are both tables. Typical use
+// (vqa/hfmodel wraps the loading):
 //
 //	cfg, _ := vilt.ReadConfig(dir + "/config.json")
 //	ws, _ := hfweights.Read(dir + "/model.safetensors")
 //	store := model.NewStore()
-//	report, _ := vilt.LoadWeights(store, cfg, ws)
+//	report, _ := vilt.LoadWeights(store, cfg, ws, false)
 //	exec, _ := model.NewExec(backend, store, func(scope *model.Scope, ins []*graph.Node) *graph.Node {
-//		in := vilt.Inputs{InputIDs: ins[0], AttentionMask: ins[1], TokenTypeIDs: ins[2], PixelValues: ins[3], PixelMask: ins[4]}
-//		return vilt.ForQuestionAnswering(scope, cfg, in, vilt.Options{}).Logits
+//		return vilt.Forward(scope, cfg, vilt.NewInputs(ins), vilt.Options{}).Logits
 //	})
 //
-// Padded image sizes should be bucketed with [BucketSize] so that only a
-// few graphs get compiled. When training, mark the graph as training
-// (train.Trainer does; otherwise Store.SetTraining): the attention softmax
-// and the MLP activation then build graphs whose gradients are cheaper.
+// When training, mark the graph as training (vqa/train does; otherwise
+// Store.SetTraining): the attention softmax and the MLP activation then
+// build graphs whose gradients are cheaper.
 package vilt
 
 import (
