@@ -136,6 +136,11 @@ type PretrainExample struct {
 // words masked: with probability o.MismatchProb paired with another
 // picture (no masked-LM target), else with its own.
 func (c *Captions) Pretrain(epoch, i int, o PretrainOptions) (PretrainExample, error) {
+	return c.pretrain(epoch, i, o, c.Encode)
+}
+
+// pretrain is [Captions.Pretrain] with the picture encoded by encode.
+func (c *Captions) pretrain(epoch, i int, o PretrainOptions, encode encodeFunc) (PretrainExample, error) {
 	if i < 0 || i >= len(c.Records) {
 		return PretrainExample{}, fmt.Errorf("dataset: caption %d out of range [0, %d)", i, len(c.Records))
 	}
@@ -151,7 +156,7 @@ func (c *Captions) Pretrain(epoch, i int, o PretrainOptions) (PretrainExample, e
 			}
 		}
 	}
-	enc, err := c.Encode(img, rec.Caption)
+	enc, err := encode(img, rec.Caption)
 	if err != nil {
 		return PretrainExample{}, fmt.Errorf("dataset: caption %d: %w", i, err)
 	}

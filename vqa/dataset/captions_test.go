@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/vilt-go/workbook/vqa/augment"
 	"github.com/vilt-go/workbook/vqa/internal/testutil"
 	"github.com/vilt-go/workbook/vqa/vilt"
 )
@@ -150,5 +151,52 @@ func TestPretrainBatches(t *testing.T) {
 	}
 	if n != c.Len() {
 		t.Errorf("%d examples in an epoch, want %d", n, c.Len())
+	}
+}
+
+// TestLoaderAugment checks that augmented pictures change from epoch to
+// epoch, are the same when an epoch is drawn again, keep the picture size
+// and text, and that the loader without Augment is untouched by it.
+func TestLoaderAugment(t *testing.T) {
+	ds := load(t, Options{Limit: 4, CacheImages: true})
+	a, err := augment.New(augment.DefaultN, augment.DefaultM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := func(l *Loader, epoch int) *Batch {
+		t.Helper()
+		for b, err := range l.Epoch(context.Background(), epoch, 0) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		t.Fatal("no batch")
+		return nil
+	}
+	plain, err := NewLoader(ds, LoaderOptions{BatchSize: 4, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aug, err := NewLoader(ds, LoaderOptions{BatchSize: 4, Seed: 1, Augment: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0, a0, a0again, a1 := first(plain, 0), first(aug, 0), first(aug, 0), first(aug, 1)
+	if slices.Equal(p0.PixelValues, a0.PixelValues) {
+		t.Error("augmented pictures equal the plain ones")
+	}
+	if !slices.Equal(a0.PixelValues, a0again.PixelValues) {
+		t.Error("epoch 0 augmented twice differs")
+	}
+	if slices.Equal(a0.PixelValues, a1.PixelValues) {
+		t.Error("epochs 0 and 1 got the same augmentation")
+	}
+	if a0.Height != p0.Height || a0.Width != p0.Width || !slices.Equal(a0.InputIDs, p0.InputIDs) || !slices.Equal(a0.Targets, p0.Targets) {
+		t.Error("augmentation changed the picture size, the text or the targets")
+	}
+	again := first(plain, 0)
+	if !slices.Equal(again.PixelValues, p0.PixelValues) {
+		t.Error("the plain loader changed")
 	}
 }

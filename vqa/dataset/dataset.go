@@ -150,17 +150,28 @@ type Example struct {
 // from the cache), its question and its dense target. The returned pixel
 // values may be shared with the cache: treat them as read-only.
 func (d *Dataset) Example(i int) (Example, error) {
+	return d.example(i, d.encode)
+}
+
+// encodeFunc encodes a picture file with a text.
+type encodeFunc func(path, text string) (processor.Encoding, error)
+
+// encode encodes the picture at path (processed once when images are
+// cached) with text.
+func (d *Dataset) encode(path, text string) (processor.Encoding, error) {
+	if d.cache != nil {
+		return d.cache.encode(d.proc, path, text)
+	}
+	return d.proc.EncodeFile(path, text)
+}
+
+// example is [Dataset.Example] with the picture encoded by encode.
+func (d *Dataset) example(i int, encode encodeFunc) (Example, error) {
 	if i < 0 || i >= len(d.Records) {
 		return Example{}, fmt.Errorf("dataset: example %d out of range [0, %d)", i, len(d.Records))
 	}
 	r := &d.Records[i]
-	var enc processor.Encoding
-	var err error
-	if d.cache != nil {
-		enc, err = d.cache.encode(d.proc, r.ImagePath, r.Question.Question)
-	} else {
-		enc, err = d.proc.EncodeFile(r.ImagePath, r.Question.Question)
-	}
+	enc, err := encode(r.ImagePath, r.Question.Question)
 	if err != nil {
 		return Example{}, fmt.Errorf("dataset: question %d: %w", r.QuestionID, err)
 	}

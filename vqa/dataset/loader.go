@@ -15,6 +15,8 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/vilt-go/workbook/vqa/augment"
+	"github.com/vilt-go/workbook/vqa/imageproc"
 	"github.com/vilt-go/workbook/vqa/processor"
 	"github.com/vilt-go/workbook/vqa/vilt"
 )
@@ -42,6 +44,11 @@ type LoaderOptions struct {
 	// SkipBroken leaves out (and counts in [Loader.Skipped]) examples whose
 	// image cannot be decoded, instead of failing.
 	SkipBroken bool
+	// Augment, if set, transforms every picture anew each epoch before it is
+	// resized and normalised (RandAugment without the operations that would
+	// change an answer, see package augment), from Seed, the epoch and the
+	// example; pictures are then decoded once and kept decoded in memory.
+	Augment *augment.RandAugment
 	// TrimText cuts the text columns that are padding in every example of
 	// the batch, keeping a multiple of 8 tokens (like padding=True instead
 	// of padding="max_length"): less compute, a few more graph shapes. The
@@ -64,6 +71,15 @@ type Loader struct {
 	mu sync.Mutex
 
 	skipped atomic.Int64
+
+	decoded sync.Map // path -> *decodedPicture, with Augment
+}
+
+// decodedPicture is a picture decoded once for augmentation.
+type decodedPicture struct {
+	once sync.Once
+	img  imageproc.RGB
+	err  error
 }
 
 // NewLoader returns a loader over ds: batches with VQA soft-score targets.
@@ -318,14 +334,14 @@ func (l *Loader) build(epoch int, idx []int) (*Batch, error) {
 		var err error
 		if l.caps != nil {
 			var ex PretrainExample
-			if ex, err = l.caps.Pretrain(epoch, i, l.pre); err == nil {
+			if ex, err = l.caps.pretrain(epoch, i, l.pre, l.encoder(epoch, i, l.caps.Encode)); err == nil {
 				enc = ex.Encoding
 				b.MLMLabels = append(b.MLMLabels, ex.MLMLabels...)
 				b.ITMLabels = append(b.ITMLabels, ex.Matched)
 			}
 		} else {
 			var ex Example
-			if ex, err = l.ds.Example(i); err == nil {
+			if ex, err = l.ds.example(i, l.encoder(epoch, i, l.ds.encode)); err == nil {
 				enc = ex.Encoding
 				b.Targets = append(b.Targets, ex.Target...)
 			}
@@ -361,6 +377,25 @@ func (l *Loader) build(epoch int, idx []int) (*Batch, error) {
 		b.trimText()
 	}
 	return b, nil
+}
+
+// encoder returns how example i of epoch encodes its picture: plain, the
+// dataset's way; with Augment, the picture decoded once, transformed for
+// this epoch and example, then processed.
+func (l *Loader) encoder(epoch, i int, plain encodeFunc) encodeFunc {
+	if l.opt.Augment == nil {
+		return plain
+	}
+	return func(path, text string) (processor.Encoding, error) {
+		v, _ := l.decoded.LoadOrStore(path, &decodedPicture{})
+		p := v.(*decodedPicture)
+		p.once.Do(func() { p.img, p.err = l.processor().DecodeFile(path) })
+		if p.err != nil {
+			return processor.Encoding{}, p.err
+		}
+		r := rand.New(rand.NewPCG(l.opt.Seed^0x5eed, uint64(epoch)<<32|uint64(i)))
+		return l.processor().EncodeRGB(l.opt.Augment.Apply(r, p.img), text)
+	}
 }
 
 // trimTo is the granularity of TrimText's sequence lengths.

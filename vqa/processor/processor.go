@@ -135,15 +135,25 @@ func (p *Processor) EncodeRGB(img imageproc.RGB, question string) (Encoding, err
 // EncodeFile decodes an image file (see [imageproc.Decode]) and processes
 // it with a question. Errors name the file.
 func (p *Processor) EncodeFile(path, question string) (Encoding, error) {
-	img, err := imageproc.Decode(path, p.decode...)
+	img, err := p.DecodeFile(path)
 	if err != nil {
-		return Encoding{}, fmt.Errorf("processor: %w", err)
+		return Encoding{}, err
 	}
 	enc, err := p.EncodeRGB(img, question)
 	if err != nil {
 		return Encoding{}, fmt.Errorf("%w (image %s)", err, filepath.Clean(path))
 	}
 	return enc, nil
+}
+
+// DecodeFile decodes an image file with the processor's decoding options
+// (size limits, EXIF orientation), before any resizing.
+func (p *Processor) DecodeFile(path string) (imageproc.RGB, error) {
+	img, err := imageproc.Decode(path, p.decode...)
+	if err != nil {
+		return imageproc.RGB{}, fmt.Errorf("processor: %w", err)
+	}
+	return img, nil
 }
 
 // Decode turns token ids back into text (see [tokenizer.Tokenizer.Decode]).

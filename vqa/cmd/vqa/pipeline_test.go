@@ -174,7 +174,7 @@ func TestTrainResizedPreset(t *testing.T) {
 func TestPretrainThenFineTune(t *testing.T) {
 	root := filepath.Join(testutil.ModuleRoot(t), "data", "vqav2-mini")
 	pre := filepath.Join(t.TempDir(), "pre")
-	code, stdout, stderr := runCLI(t, "pretrain", "-data", root, "-limit", "32", "-image-size", "64", "-trim-text",
+	code, stdout, stderr := runCLI(t, "pretrain", "-data", root, "-limit", "32", "-image-size", "64", "-trim-text", "-augment",
 		"-max-steps", "3", "-batch", "8", "-out", pre, "-quiet")
 	if code != 0 {
 		t.Fatalf("pretrain: code %d\n%s\n%s", code, stdout, stderr)

@@ -73,7 +73,11 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	fmt.Fprintf(stdout, "%s/%s: %d captions\n", root, d.split, caps.Len())
-	loader, err := dataset.NewPretrainLoader(caps, po, rf.loaderOptions(d))
+	lo, err := rf.loaderOptions(d)
+	if err != nil {
+		return err
+	}
+	loader, err := dataset.NewPretrainLoader(caps, po, lo)
 	if err != nil {
 		return err
 	}

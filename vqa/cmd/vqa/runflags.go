@@ -16,6 +16,7 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 
+	"github.com/vilt-go/workbook/vqa/augment"
 	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/hfmodel"
 	"github.com/vilt-go/workbook/vqa/internal/fslock"
@@ -34,7 +35,7 @@ type runFlags struct {
 	seed                      uint64
 	noShuffle                 bool
 	ckptEvery, keep, logEvery int
-	quiet                     bool
+	quiet, augment            bool
 	cpuProfile                string
 }
 
@@ -60,6 +61,7 @@ func (r *runFlags) register(fs *flag.FlagSet, out string, batch int, lr float64)
 	fs.IntVar(&r.accum, "accumulate", 1, "batches whose gradients make one optimizer step")
 	fs.Uint64Var(&r.seed, "seed", 0, "seed of the random initialisation, the shuffling (and the masking)")
 	fs.BoolVar(&r.noShuffle, "no-shuffle", false, "keep the file order of the examples")
+	fs.BoolVar(&r.augment, "augment", false, "transform every training picture anew each epoch with RandAugment (N=2, M=9, as ViLT's fine-tuning), without the operations that would change an answer here (flips, colour changes; see package augment)")
 	fs.IntVar(&r.ckptEvery, "checkpoint-every", 100, "save a checkpoint every N optimizer steps (0: only at the end and on Ctrl-C)")
 	fs.IntVar(&r.keep, "keep", 3, "checkpoints kept")
 	fs.IntVar(&r.logEvery, "log-every", 1, "print \"Loss: ...\" every N steps (0: never)")
@@ -67,12 +69,19 @@ func (r *runFlags) register(fs *flag.FlagSet, out string, batch int, lr float64)
 	fs.StringVar(&r.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 }
 
-// loaderOptions completes the data flags' loader options with the batch
-// size and the shuffling.
-func (r *runFlags) loaderOptions(d dataFlags) dataset.LoaderOptions {
+// loaderOptions completes the data flags' loader options of the training
+// data with the batch size, the shuffling and the augmentation.
+func (r *runFlags) loaderOptions(d dataFlags) (dataset.LoaderOptions, error) {
 	lo := d.loaderOptions(r.batch)
 	lo.Shuffle, lo.Seed = !r.noShuffle, r.seed
-	return lo
+	if r.augment {
+		a, err := augment.New(augment.DefaultN, augment.DefaultM)
+		if err != nil {
+			return lo, err
+		}
+		lo.Augment = a
+	}
+	return lo, nil
 }
 
 // startProfile starts the CPU profile if asked; call the returned function
@@ -106,6 +115,7 @@ func (r *runFlags) settings(root string, d dataFlags, examples int, proc *proces
 		"image_size": strconv.Itoa(proc.ImageConfig().ShortestEdge), "start": start,
 		"batch": strconv.Itoa(r.batch), "shuffle": strconv.FormatBool(!r.noShuffle),
 		"bucket": strconv.FormatBool(d.bucket), "seed": strconv.FormatUint(r.seed, 10),
+		"augment": strconv.FormatBool(r.augment),
 	}
 	maps.Copy(s, command)
 	return s, nil

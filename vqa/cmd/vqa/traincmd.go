@@ -95,7 +95,11 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := ds.Describe(stdout, first); err != nil {
 		return err
 	}
-	loader, err := dataset.NewLoader(ds, rf.loaderOptions(d))
+	lo, err := rf.loaderOptions(d)
+	if err != nil {
+		return err
+	}
+	loader, err := dataset.NewLoader(ds, lo)
 	if err != nil {
 		return err
 	}
