@@ -136,11 +136,11 @@ func Pretraining(ctx context.Context, pred *predict.Predictor, caps *dataset.Cap
 			return rep, err
 		}
 		for _, word := range tok.Words(own.InputIDs) {
-			text := ""
-			for _, pos := range word {
-				text += trimPieceMark(tok.Token(own.InputIDs[pos]))
+			pieces := make([]int32, len(word))
+			for k, pos := range word {
+				pieces[k] = own.InputIDs[pos]
 			}
-			kind := minidata.KindOf(text)
+			kind := minidata.KindOf(tok.Decode(pieces, true))
 			if kind == minidata.OtherWord {
 				continue
 			}
@@ -171,12 +171,4 @@ func Pretraining(ctx context.Context, pred *predict.Predictor, caps *dataset.Cap
 		}
 	}
 	return rep, flush()
-}
-
-// trimPieceMark removes the "##" of a word-piece continuation.
-func trimPieceMark(piece string) string {
-	if len(piece) > 2 && piece[:2] == "##" {
-		return piece[2:]
-	}
-	return piece
 }

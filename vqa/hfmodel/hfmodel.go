@@ -147,6 +147,7 @@ func Load(dirOrID string, opt LoadOptions) (*Model, vilt.Report, error) {
 		}
 	}
 	store := model.NewStore()
+	held := cfg.Architectures[0] // what the checkpoint holds, before any change
 	newHead := false
 	if opt.Head != "" && !cfg.HasHead(opt.Head) {
 		cfg.SetHead(opt.Head)
@@ -162,7 +163,7 @@ func Load(dirOrID string, opt LoadOptions) (*Model, vilt.Report, error) {
 	}
 	if newHead {
 		if !opt.NewHead {
-			return nil, vilt.Report{}, fmt.Errorf("hfmodel: %s holds a %s: the %s asked for (head or labels) needs a newly initialised head, which only training from it may do", dir, firstArchitecture(dir), cfg.Architectures[0])
+			return nil, vilt.Report{}, fmt.Errorf("hfmodel: %s holds a %s: the %s asked for (head or labels) needs a newly initialised head, which only training from it may do", dir, held, cfg.Architectures[0])
 		}
 		for _, p := range vilt.Params(cfg) {
 			if !strings.HasPrefix(p.Key, "vilt.") && !strings.HasPrefix(p.Key, "itm_score.") {
@@ -181,16 +182,6 @@ func Load(dirOrID string, opt LoadOptions) (*Model, vilt.Report, error) {
 // matching head cfg lacks.
 func changes(cfg *vilt.Config, opt LoadOptions) bool {
 	return opt.Head != "" && !cfg.HasHead(opt.Head) || opt.Labels != nil && !sameLabels(cfg, opt.Labels) || opt.ITMHead && !cfg.ITMHead
-}
-
-// firstArchitecture returns the class named first by dir's config.json, for
-// messages.
-func firstArchitecture(dir string) string {
-	cfg, err := vilt.ReadConfig(filepath.Join(dir, "config.json"))
-	if err != nil || len(cfg.Architectures) == 0 {
-		return "ViLT model"
-	}
-	return cfg.Architectures[0]
 }
 
 // resolve returns a local folder for a folder path or Hub id, with

@@ -51,11 +51,7 @@ func (p *Predictor) FillMask(img imageproc.RGB, text string, k int) ([]Mask, err
 	if len(positions) == 0 {
 		return nil, fmt.Errorf("predict: fill-mask: the text %q has no [MASK] token", text)
 	}
-	b, err := processor.Collate([]processor.Encoding{enc})
-	if err != nil {
-		return nil, fmt.Errorf("predict: %w", err)
-	}
-	out, err := p.logits(b.Tensors())
+	_, out, err := p.runOne(enc)
 	if err != nil {
 		return nil, err
 	}
@@ -207,11 +203,7 @@ func (p *Predictor) ClassifyTokens(img imageproc.RGB, text string) ([]TokenLabel
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
-	b, err := processor.Collate([]processor.Encoding{enc})
-	if err != nil {
-		return nil, fmt.Errorf("predict: %w", err)
-	}
-	out, err := p.logits(b.Tensors())
+	_, out, err := p.runOne(enc)
 	if err != nil {
 		return nil, err
 	}

@@ -105,11 +105,7 @@ func (p *Predictor) Predict(img imageproc.RGB, question string, k int) (Predicti
 	if err != nil {
 		return Prediction{}, fmt.Errorf("predict: %w", err)
 	}
-	b, err := processor.Collate([]processor.Encoding{enc})
-	if err != nil {
-		return Prediction{}, fmt.Errorf("predict: %w", err)
-	}
-	logits, err := p.logits(b.Tensors())
+	b, logits, err := p.runOne(enc)
 	if err != nil {
 		return Prediction{}, err
 	}
@@ -122,6 +118,17 @@ func (p *Predictor) Predict(img imageproc.RGB, question string, k int) (Predicti
 		LogitsShape: []int{1, len(logits.rows[0])},
 		Top:         p.top(logits.rows[0], k),
 	}, nil
+}
+
+// runOne runs the model on one encoding (a batch of 1) and returns the
+// batch and the outputs.
+func (p *Predictor) runOne(enc processor.Encoding) (*processor.Batch, outputs, error) {
+	b, err := processor.Collate([]processor.Encoding{enc})
+	if err != nil {
+		return nil, outputs{}, fmt.Errorf("predict: %w", err)
+	}
+	out, err := p.logits(b.Tensors())
+	return b, out, err
 }
 
 // outputs are a forward pass's results, one row per example.

@@ -3,10 +3,7 @@ package train
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,48 +16,6 @@ import (
 	"github.com/vilt-go/workbook/vqa/internal/fslock"
 	"github.com/vilt-go/workbook/vqa/internal/testutil"
 )
-
-// snapshot returns every file under dir (path -> SHA-256 and modification
-// time), to check that nothing changed.
-func snapshot(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		st, err := d.Info()
-		if err != nil {
-			return err
-		}
-		h := sha256.Sum256(b)
-		out[path] = hex.EncodeToString(h[:]) + " " + st.ModTime().Format(time.RFC3339Nano)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// sameSnapshot reports the differences between two snapshots.
-func sameSnapshot(t *testing.T, what string, before, after map[string]string) {
-	t.Helper()
-	for p, s := range before {
-		if after[p] != s {
-			t.Errorf("%s: %s changed or was removed", what, p)
-		}
-	}
-	for p := range after {
-		if _, ok := before[p]; !ok {
-			t.Errorf("%s: %s was created", what, p)
-		}
-	}
-}
 
 // oneStep is a run of 1 step with a checkpoint.
 func oneStep(dir string) Config {
@@ -80,12 +35,12 @@ func TestRefusesFolderOfOtherFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	before := snapshot(t, dir)
+	before := testutil.Snapshot(t, dir)
 	_, err := Run(context.Background(), b, tinyModel(t, l, 1), l, oneStep(dir))
 	if !errors.Is(err, ErrFolderTaken) || !strings.Contains(err.Error(), "not a training folder") || !strings.Contains(err.Error(), "notes.txt") {
 		t.Fatalf("training into a model folder: %v, want ErrFolderTaken naming its files", err)
 	}
-	sameSnapshot(t, "refused folder", before, snapshot(t, dir))
+	testutil.CheckUnchanged(t, "refused folder", before, testutil.Snapshot(t, dir))
 
 	cfg := oneStep(dir)
 	cfg.Force = true
@@ -115,7 +70,7 @@ func TestResumeWithOtherSettings(t *testing.T) {
 	if _, err := Run(context.Background(), b, tinyModel(t, l4, 1), l4, cfg); err != nil {
 		t.Fatal(err)
 	}
-	before := snapshot(t, dir)
+	before := testutil.Snapshot(t, dir)
 	other := oneStep(dir)
 	other.Optimizer.LR = 5e-4
 	other.Settings = map[string]string{"data": "mini", "limit": "8"}
@@ -131,7 +86,7 @@ func TestResumeWithOtherSettings(t *testing.T) {
 	if strings.Contains(err.Error(), "data:") {
 		t.Errorf("error %q lists a setting that did not change", err)
 	}
-	sameSnapshot(t, "refused resume", before, snapshot(t, dir))
+	testutil.CheckUnchanged(t, "refused resume", before, testutil.Snapshot(t, dir))
 	if _, _, err := hfmodel.Load(dir, hfmodel.LoadOptions{}); err != nil {
 		t.Errorf("the folder no longer loads after the refused resume: %v", err)
 	}
@@ -293,15 +248,15 @@ func TestDamagedCheckpoint(t *testing.T) {
 	if k := (&saver{dir: dir}).kept(); strings.Contains(k, "last good") || !strings.Contains(k, "no intact checkpoint") {
 		t.Errorf("every checkpoint damaged, a stopped run says %q", k)
 	}
-	before := snapshot(t, dir)
+	before := testutil.Snapshot(t, dir)
 	if _, err := Run(context.Background(), b, tinyModel(t, l, 1), l, cfg); !errors.Is(err, ErrFolderTaken) || !strings.Contains(err.Error(), "cannot be resumed") {
 		t.Errorf("resume with every checkpoint damaged: %v, want ErrFolderTaken", err)
 	}
-	after := snapshot(t, dir)
+	after := testutil.Snapshot(t, dir)
 	// Found under the lock: only the lock file's holder line changed.
 	delete(before, filepath.Join(dir, fslock.FileName))
 	delete(after, filepath.Join(dir, fslock.FileName))
-	sameSnapshot(t, "refused resume of damaged checkpoints", before, after)
+	testutil.CheckUnchanged(t, "refused resume of damaged checkpoints", before, after)
 	cfg.Force = true
 	if res, err := Run(context.Background(), b, tinyModel(t, l, 1), l, cfg); err != nil || res.StartStep != 0 {
 		t.Errorf("with Force: started at %d, %v; want a fresh run", res.StartStep, err)

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX graph-building idiom.
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -148,7 +147,7 @@ func TestParityAdamW(t *testing.T) {
 			in := readTensors(t, filepath.Join(dir, "inputs.safetensors"))
 			var args []any
 			for _, k := range []string{"input_ids", "attention_mask", "token_type_ids", "pixel_values", "pixel_mask", "labels"} {
-				args = append(args, toInt32(t, in[k]))
+				args = append(args, testutil.Int32(t, in[k]))
 			}
 			args = append(args, tensors.FromScalar(float32(o.LR)))
 			want := readTensors(t, filepath.Join(dir, "adamw.safetensors"))
@@ -200,24 +199,6 @@ func readTensors(t *testing.T, path string) map[string]*tensors.Tensor {
 		t.Fatal(err)
 	}
 	return ts
-}
-
-// toInt32 converts an int64 tensor to int32 (others are returned as they
-// are).
-func toInt32(t *testing.T, x *tensors.Tensor) *tensors.Tensor {
-	t.Helper()
-	if x.DType() != dtypes.Int64 {
-		return x
-	}
-	src, err := tensors.CopyFlatData[int64](x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := make([]int32, len(src))
-	for i, v := range src {
-		dst[i] = int32(v)
-	}
-	return tensors.FromFlatDataAndDimensions(dst, x.Shape().Dimensions...)
 }
 
 // TestTrainingMode checks the training graph is built in training mode, so

@@ -76,7 +76,7 @@ func headCases(t *testing.T) []*headCase {
 				t.Fatalf("%s: inputs.safetensors has no %q", dir, k)
 			}
 			if v.DType() == dtypes.Int64 {
-				v = toInt32(t, v)
+				v = testutil.Int32(t, v)
 			}
 			c.inputs = append(c.inputs, v)
 		}
@@ -243,13 +243,7 @@ func TestParityHeadGradients(t *testing.T) {
 					continue
 				}
 				used++
-				ref := floats(t, w)
-				tol := tolKeyBiasAbs
-				if !strings.HasSuffix(p.Key, ".key.bias") {
-					_, maxRef := maxAbsDiff(ref, ref)
-					tol = tolGradRel * maxRef
-				}
-				check(t, "grad "+p.Key, g, ref, tol)
+				checkGrad(t, p.Key, g, floats(t, w))
 			}
 			if used != len(want) {
 				t.Errorf("grads.safetensors has %d tensors, %d of them are model parameters", len(want), used)

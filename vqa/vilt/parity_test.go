@@ -92,7 +92,7 @@ func loadCase(t *testing.T, dir string) *fixtureCase {
 			t.Fatalf("%s: inputs.safetensors has no %q", dir, k)
 		}
 		if v.DType() == dtypes.Int64 {
-			v = toInt32(t, v)
+			v = testutil.Int32(t, v)
 		}
 		c.inputs = append(c.inputs, v)
 	}
@@ -106,19 +106,6 @@ func readTensors(t *testing.T, path string) map[string]*tensors.Tensor {
 		t.Fatal(err)
 	}
 	return ts
-}
-
-func toInt32(t *testing.T, x *tensors.Tensor) *tensors.Tensor {
-	t.Helper()
-	src, err := tensors.CopyFlatData[int64](x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := make([]int32, len(src))
-	for i, v := range src {
-		dst[i] = int32(v)
-	}
-	return tensors.FromFlatDataAndDimensions(dst, x.Shape().Dimensions...)
 }
 
 func floats(t *testing.T, x *tensors.Tensor) []float32 {
@@ -240,6 +227,19 @@ func check(t *testing.T, key string, got, want []float32, tol float64) {
 	}
 }
 
+// checkGrad compares the gradient of the parameter key with PyTorch's: within
+// tolGradRel of the reference's largest magnitude, or tolKeyBiasAbs for the
+// key biases (mathematically zero).
+func checkGrad(t *testing.T, key string, got, ref []float32) {
+	t.Helper()
+	tol := tolKeyBiasAbs
+	if !strings.HasSuffix(key, ".key.bias") {
+		_, maxRef := maxAbsDiff(ref, ref)
+		tol = tolGradRel * maxRef
+	}
+	check(t, "grad "+key, got, ref, tol)
+}
+
 // TestParityForward compares embeddings, every hidden state, attentions.0,
 // last_hidden_state, pooler_output, logits and loss with HF's outputs.
 func TestParityForward(t *testing.T) {
@@ -328,13 +328,7 @@ func TestParityGradients(t *testing.T) {
 					t.Errorf("grads.safetensors has no %q", p.Key)
 					continue
 				}
-				ref := floats(t, w)
-				tol := tolKeyBiasAbs
-				if !strings.HasSuffix(p.Key, ".key.bias") {
-					_, maxRef := maxAbsDiff(ref, ref)
-					tol = tolGradRel * maxRef
-				}
-				check(t, "grad "+p.Key, floats(t, got[i]), ref, tol)
+				checkGrad(t, p.Key, floats(t, got[i]), floats(t, w))
 			}
 		})
 	}

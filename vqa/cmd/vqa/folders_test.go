@@ -1,63 +1,16 @@
 package main
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vilt-go/workbook/vqa/internal/fslock"
 	"github.com/vilt-go/workbook/vqa/internal/testutil"
 )
-
-// snapshot returns every file under dir (path -> SHA-256 and modification
-// time), to check that a refused command changed nothing.
-func snapshot(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		st, err := d.Info()
-		if err != nil {
-			return err
-		}
-		h := sha256.Sum256(b)
-		out[path] = hex.EncodeToString(h[:]) + " " + st.ModTime().Format(time.RFC3339Nano)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// checkUnchanged reports files of before that changed, vanished or
-// appeared in after.
-func checkUnchanged(t *testing.T, what string, before, after map[string]string) {
-	t.Helper()
-	for p, s := range before {
-		if after[p] != s {
-			t.Errorf("%s: %s changed or was removed", what, p)
-		}
-	}
-	for p := range after {
-		if _, ok := before[p]; !ok {
-			t.Errorf("%s: %s was created", what, p)
-		}
-	}
-}
 
 // copyModel copies the shipped model folder to a new folder and returns it.
 func copyModel(t *testing.T) string {
@@ -85,12 +38,12 @@ func TestTrainRefusesModelFolder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	before := snapshot(t, dir)
+	before := testutil.Snapshot(t, dir)
 	code, stdout, stderr := runCLI(t, trainArgs(t, dir)...)
 	if code != 1 || !strings.Contains(stderr, "not a training folder") || !strings.Contains(stderr, "-force") {
 		t.Errorf("train into a model folder: code %d, stderr %q; want 1, naming -force\n%s", code, stderr, stdout)
 	}
-	checkUnchanged(t, "train into a model folder", before, snapshot(t, dir))
+	testutil.CheckUnchanged(t, "train into a model folder", before, testutil.Snapshot(t, dir))
 	if code, _, stderr := runCLI(t, trainArgs(t, dir, "-force")...); code != 0 {
 		t.Errorf("train -force: code %d\n%s", code, stderr)
 	}
@@ -107,7 +60,7 @@ func TestTrainResumeOtherSettings(t *testing.T) {
 	if code, _, stderr := runCLI(t, trainArgs(t, out)...); code != 0 {
 		t.Fatalf("train: code %d\n%s", code, stderr)
 	}
-	before := snapshot(t, out)
+	before := testutil.Snapshot(t, out)
 	code, _, stderr := runCLI(t, trainArgs(t, out, "-limit", "16", "-hidden", "48", "-lr", "1e-4")...)
 	if code != 1 {
 		t.Errorf("resume with other settings: code %d, want 1\n%s", code, stderr)
@@ -120,7 +73,7 @@ func TestTrainResumeOtherSettings(t *testing.T) {
 	if strings.Contains(stderr, "panic") || strings.Contains(stderr, "expected [") {
 		t.Errorf("the settings were not checked before building the graph: %s", stderr)
 	}
-	checkUnchanged(t, "refused resume", before, snapshot(t, out))
+	testutil.CheckUnchanged(t, "refused resume", before, testutil.Snapshot(t, out))
 	img := filepath.Join(testutil.ModuleRoot(t), "data", "coco", "000000039769.png")
 	if code, _, stderr := runCLI(t, "predict", "-model", out, "-image", img, "-question", "How many cats are there?"); code != 0 {
 		t.Errorf("predict after the refused resume: code %d\n%s", code, stderr)
@@ -203,12 +156,12 @@ func TestExportRefusesFolder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	before := snapshot(t, dir)
+	before := testutil.Snapshot(t, dir)
 	code, _, stderr := runCLI(t, "export", "-model", src, "-out", dir, "-dtype", "float16")
 	if code != 1 || !strings.Contains(stderr, "not empty") || !strings.Contains(stderr, "-force") {
 		t.Errorf("export into a full folder: code %d, stderr %q; want 1, naming -force", code, stderr)
 	}
-	checkUnchanged(t, "refused export", before, snapshot(t, dir))
+	testutil.CheckUnchanged(t, "refused export", before, testutil.Snapshot(t, dir))
 	if code, _, stderr := runCLI(t, "export", "-model", src, "-out", dir, "-dtype", "float16", "-force"); code != 0 {
 		t.Fatalf("export -force: code %d\n%s", code, stderr)
 	}
@@ -266,10 +219,10 @@ func TestTrainLockedOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lock.Release()
-	before := snapshot(t, out)
+	before := testutil.Snapshot(t, out)
 	code, _, stderr := runCLI(t, trainArgs(t, out)...)
 	if code != 1 || !strings.Contains(stderr, "in use by another vqa train") {
 		t.Errorf("train into a locked folder: code %d, stderr %q; want 1 naming the holder", code, stderr)
 	}
-	checkUnchanged(t, "locked folder", before, snapshot(t, out))
+	testutil.CheckUnchanged(t, "locked folder", before, testutil.Snapshot(t, out))
 }

@@ -2,11 +2,16 @@
 package testutil
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vilt-go/workbook/vqa/backend"
@@ -91,4 +96,67 @@ func Floats(t testing.TB, x *tensors.Tensor) []float32 {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// Snapshot returns every file under dir (path -> SHA-256 and modification
+// time), to check with [CheckUnchanged] that a refused command changed
+// nothing.
+func Snapshot(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		st, err := d.Info()
+		if err != nil {
+			return err
+		}
+		h := sha256.Sum256(b)
+		out[path] = hex.EncodeToString(h[:]) + " " + st.ModTime().Format(time.RFC3339Nano)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// CheckUnchanged reports the files of before that changed or vanished in
+// after, and the files after has that before lacks.
+func CheckUnchanged(t testing.TB, what string, before, after map[string]string) {
+	t.Helper()
+	for p, s := range before {
+		if after[p] != s {
+			t.Errorf("%s: %s changed or was removed", what, p)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			t.Errorf("%s: %s was created", what, p)
+		}
+	}
+}
+
+// Int32 returns an int64 tensor converted to int32 (the dtype the model's
+// integer inputs have here; the fixtures store PyTorch's int64), and any
+// other tensor as it is.
+func Int32(t testing.TB, x *tensors.Tensor) *tensors.Tensor {
+	t.Helper()
+	if x.DType() != dtypes.Int64 {
+		return x
+	}
+	src, err := tensors.CopyFlatData[int64](x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]int32, len(src))
+	for i, v := range src {
+		dst[i] = int32(v)
+	}
+	return tensors.FromFlatDataAndDimensions(dst, x.Shape().Dimensions...)
 }
