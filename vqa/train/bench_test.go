@@ -35,7 +35,7 @@ func BenchmarkTrainStepBase(b *testing.B) {
 		b.Fatal(err)
 	}
 	be := testutil.Backend(b)
-	step, _, err := buildExecs(be, m, st, 1, 1)
+	step, _, err := buildExecs(be, m, st, 1, 1, 0)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -20,13 +20,14 @@ type Point struct {
 	LR      float64 // learning rate used
 	Seconds float64 // training time since the run (or its first part) started
 	// Parts are the losses of the objectives summed into Loss, in the
-	// order of [PartNames] (pre-training: masked LM, image-text matching);
+	// order of [PartNames] (pre-training: masked LM, image-text matching
+	// and, when used, the word-patch alignment distance, unweighted);
 	// nil for a single objective.
 	Parts []float64
 }
 
 // PartNames name the loss columns of [Point.Parts] in loss.csv.
-var PartNames = []string{"loss_mlm", "loss_itm"}
+var PartNames = []string{"loss_mlm", "loss_itm", "loss_wpa"}
 
 // curveHeader returns the header line of loss.csv, with parts loss
 // columns.

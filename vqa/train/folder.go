@@ -66,6 +66,9 @@ func runSettings(cfg *vilt.Config, numBatches int, c Config) map[string]string {
 		"accumulate":                   strconv.Itoa(max(1, c.Accumulate)),
 		"batches_per_epoch":            strconv.Itoa(numBatches),
 	})
+	if c.WPA > 0 {
+		s["pretrain.wpa_weight"] = f(c.WPA)
+	}
 	maps.Copy(s, c.Settings)
 	return s
 }
@@ -94,6 +97,7 @@ func modelSettings(cfg *vilt.Config) map[string]string {
 		"model.modality_type_vocab_size": i(cfg.ModalityTypeVocabSize),
 		"model.max_position_embeddings":  i(cfg.MaxPositionEmbeddings),
 		"model.itm_head":                 strconv.FormatBool(cfg.ITMHead),
+		"model.initializer_range":        strconv.FormatFloat(cfg.InitializerRange, 'g', -1, 64),
 		"model.num_labels":               i(cfg.NumLabels()),
 		"model.labels_sha256":            hex.EncodeToString(h[:]),
 	}

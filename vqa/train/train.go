@@ -74,6 +74,10 @@ type Config struct {
 	// every ProgressInterval (nil: none).
 	Progress         io.Writer
 	ProgressInterval time.Duration
+	// WPA is the weight of word-patch alignment in the pre-training loss
+	// (vilt.WordPatchAlignment; ViLT: vilt.WPAWeight); 0 leaves it out.
+	// Only pre-training (a loader of captions) uses it.
+	WPA float64
 	// OnStep, if set, is called after every optimizer step (step counts
 	// from 1).
 	OnStep func(step int, loss float64)
@@ -139,7 +143,7 @@ func Run(ctx context.Context, b compute.Backend, m *hfmodel.Model, loader *datas
 	if err != nil || r.res.Steps >= r.lastStep {
 		return r.resOrZero(), err
 	}
-	if r.batchExec, r.applyExec, err = buildExecs(b, m, r.st, max(1, cfg.Accumulate), r.numLabelInputs); err != nil {
+	if r.batchExec, r.applyExec, err = buildExecs(b, m, r.st, max(1, cfg.Accumulate), r.numLabelInputs, cfg.WPA); err != nil {
 		return r.res, err
 	}
 	defer r.batchExec.Finalize()
@@ -407,9 +411,9 @@ func nonFinite(loss, paramsMax float64) string {
 // backward and the AdamW update). With accumulation it adds the gradients
 // to the accumulators instead; the apply executable takes the learning
 // rate, applies them and returns the check value.
-func buildExecs(b compute.Backend, m *hfmodel.Model, st *state, accum, numLabels int) (batch, apply *model.Exec, err error) {
+func buildExecs(b compute.Backend, m *hfmodel.Model, st *state, accum, numLabels int, wpa float64) (batch, apply *model.Exec, err error) {
 	batch, err = model.NewExec(b, m.Store, func(scope *model.Scope, ins []*Node) []*Node {
-		loss, parts := trainingLoss(scope, m.Config, ins[:5], ins[5:5+numLabels])
+		loss, parts := trainingLoss(scope, m.Config, ins[:5], ins[5:5+numLabels], wpa)
 		outs := append([]*Node{loss}, parts...)
 		if accum == 1 {
 			outs = append(outs, st.update(loss.Graph(), st.gradients(loss), ins[5+numLabels]))
@@ -440,15 +444,21 @@ func buildExecs(b compute.Backend, m *hfmodel.Model, st *state, accum, numLabels
 // for pre-training (a masked-LM model with the image-text matching head and
 // the label tensors of dataset.Batch.Tensors: masked positions, their
 // labels, matched or not) the sum of the masked-LM cross-entropy at the
-// masked positions and the image-text matching cross-entropy, which it
-// also returns as parts.
-func trainingLoss(scope *model.Scope, cfg *vilt.Config, inputs, labels []*Node) (loss *Node, parts []*Node) {
+// masked positions, the image-text matching cross-entropy and, if wpa > 0,
+// wpa times the word-patch alignment distance, which it also returns as
+// parts.
+func trainingLoss(scope *model.Scope, cfg *vilt.Config, inputs, labels []*Node, wpa float64) (loss *Node, parts []*Node) {
 	scope.Store().SetTraining(inputs[0].Graph(), true)
 	if len(labels) == 3 {
-		out := vilt.Forward(scope, cfg, vilt.NewInputs(inputs), vilt.Options{MLMPositions: labels[0]})
+		in := vilt.NewInputs(inputs)
+		out := vilt.Forward(scope, cfg, in, vilt.Options{MLMPositions: labels[0]})
 		mlm := vilt.CrossEntropy(out.Logits, labels[1])
 		itm := vilt.CrossEntropy(out.ITMLogits, labels[2])
-		return Add(mlm, itm), []*Node{mlm, itm}
+		if wpa <= 0 {
+			return Add(mlm, itm), []*Node{mlm, itm}
+		}
+		ot := vilt.WordPatchAlignment(in, out, labels[2])
+		return Add(Add(mlm, itm), MulScalar(ot, wpa)), []*Node{mlm, itm, ot}
 	}
 	out := vilt.Forward(scope, cfg, vilt.NewInputs(inputs), vilt.Options{})
 	loss, err := vilt.HeadLoss(cfg, out, labels[0])

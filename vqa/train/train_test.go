@@ -140,7 +140,7 @@ func TestParityAdamW(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			exec, _, err := buildExecs(b, m, st, 1, 1)
+			exec, _, err := buildExecs(b, m, st, 1, 1, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +210,7 @@ func TestTrainingMode(t *testing.T) {
 	m := tinyModel(t, l, 1)
 	training := false
 	exec, err := model.NewExec(b, m.Store, func(scope *model.Scope, ins []*Node) *Node {
-		loss, _ := trainingLoss(scope, m.Config, ins[:5], ins[5:6])
+		loss, _ := trainingLoss(scope, m.Config, ins[:5], ins[5:6], 0)
 		training = scope.IsTraining(loss.Graph())
 		return loss
 	})

@@ -134,13 +134,13 @@ func TestShippedPretrainedModel(t *testing.T) {
 }
 
 // TestTrainResizedPreset trains one step of a tiny preset with every size
-// flag set and checks the written config.json carries them; it also checks
-// the size flags' errors.
+// flag and -init-range set and checks the written config.json carries them;
+// it also checks those flags' errors.
 func TestTrainResizedPreset(t *testing.T) {
 	root := filepath.Join(testutil.ModuleRoot(t), "data", "vqav2-mini")
 	out := filepath.Join(t.TempDir(), "run")
 	common := []string{"train", "-data", root, "-limit", "8", "-image-size", "64", "-trim-text", "-max-steps", "1", "-batch", "4", "-quiet", "-log-every", "0"}
-	code, stdout, stderr := runCLI(t, append(common, "-out", out, "-hidden", "64", "-layers", "1", "-heads", "2", "-mlp", "128", "-patch", "16")...)
+	code, stdout, stderr := runCLI(t, append(common, "-out", out, "-hidden", "64", "-layers", "1", "-heads", "2", "-mlp", "128", "-patch", "16", "-init-range", "0.1")...)
 	if code != 0 {
 		t.Fatalf("train: code %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -152,6 +152,9 @@ func TestTrainResizedPreset(t *testing.T) {
 	if want := [5]int{64, 1, 2, 128, 16}; got != want {
 		t.Errorf("config.json (hidden, layers, heads, mlp, patch) = %v, want %v", got, want)
 	}
+	if cfg.InitializerRange != 0.1 {
+		t.Errorf("config.json initializer_range = %g, want 0.1 (-init-range)", cfg.InitializerRange)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -159,6 +162,8 @@ func TestTrainResizedPreset(t *testing.T) {
 		{[]string{"-patch", "64"}, "size_divisor 32"},
 		{[]string{"-heads", "5"}, "not a multiple of num_attention_heads"},
 		{[]string{"-model", out, "-layers", "4"}, "keeps its sizes"},
+		{[]string{"-model", out, "-init-range", "0.1"}, "keeps its sizes and weights"},
+		{[]string{"-init-range", "-1"}, "-init-range must be >= 0"},
 	} {
 		code, _, stderr := runCLI(t, append(append(common, "-out", filepath.Join(t.TempDir(), "bad")), c.args...)...)
 		if code != 1 || !strings.Contains(stderr, c.want) {

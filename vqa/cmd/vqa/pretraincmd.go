@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -36,13 +35,17 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Float64Var(&po.MismatchProb, "mismatch-prob", po.MismatchProb, "fraction of the pairs given another picture (image-text matching)")
 	var rf runFlags
 	rf.register(fs, "runs/pretrain", 32, 1e-3)
+	fs.Float64Var(&rf.wpa, "wpa", vilt.WPAWeight, "weight of word-patch alignment (the optimal-transport distance between a pair's words and patches, IPOT) in the loss; 0 leaves it out")
 	evalSplit := fs.String("eval", "", "after pre-training, score masked words and image-text matching on this split's captions (e.g. val2014)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	ms.seed, po.Seed = rf.seed, rf.seed
-	if ms.ref != "" && ms.sizes != (vilt.Sizes{}) {
-		return errors.New("pretrain: -hidden, -layers, -heads, -mlp and -patch resize a -preset; a -model checkpoint keeps its sizes")
+	if err := ms.checkStart("pretrain"); err != nil {
+		return err
+	}
+	if rf.wpa < 0 {
+		return fmt.Errorf("pretrain: -wpa must be >= 0, got %g", rf.wpa)
 	}
 	stop, err := rf.startProfile()
 	if err != nil {
@@ -118,11 +121,8 @@ func (ms modelSetup) pretrainModel(stdout io.Writer) (*hfmodel.Model, error) {
 		fmt.Fprintf(stdout, "loaded %s: newly initialised: %v; not used: %v\n", ms.ref, rep.Missing, rep.Unexpected)
 		return m, nil
 	}
-	cfg, err := vilt.Preset(ms.preset)
+	cfg, err := ms.presetConfig()
 	if err != nil {
-		return nil, err
-	}
-	if err := cfg.SetSizes(ms.sizes); err != nil {
 		return nil, err
 	}
 	cfg.SetHead(vilt.MaskedLM)

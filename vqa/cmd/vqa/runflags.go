@@ -37,6 +37,7 @@ type runFlags struct {
 	ckptEvery, keep, logEvery int
 	quiet, augment            bool
 	cpuProfile                string
+	wpa                       float64 // pre-training only: weight of word-patch alignment
 }
 
 // register adds the flags to fs, with the command's default folder, batch
@@ -136,7 +137,7 @@ func (r *runFlags) train(ctx context.Context, b compute.Backend, m *hfmodel.Mode
 		Optimizer: r.opt, Epochs: r.epochs, MaxSteps: r.maxSteps, Accumulate: r.accum, Dir: r.out,
 		Settings: settings, Force: r.force, Files: files,
 		CheckpointEvery: r.ckptEvery, Keep: r.keep, LogEvery: r.logEvery, Log: stdout,
-		ProgressInterval: time.Second, OnStep: onStep,
+		ProgressInterval: time.Second, OnStep: onStep, WPA: r.wpa,
 	}
 	if !r.quiet {
 		cfg.Progress = stderr

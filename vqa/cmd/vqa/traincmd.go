@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -67,8 +66,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	if ms.ref != "" && ms.sizes != (vilt.Sizes{}) {
-		return errors.New("train: -hidden, -layers, -heads, -mlp and -patch resize a -preset; a -model checkpoint keeps its sizes")
+	if err := ms.checkStart("train"); err != nil {
+		return err
 	}
 	m, err := ms.model(root, d, stdout)
 	if err != nil {
@@ -228,6 +227,7 @@ func (c *evalCurve) add(step int, rep evaluate.Report) error {
 type modelSetup struct {
 	ref, preset    string
 	sizes          vilt.Sizes
+	initRange      float64
 	labelsFrom     string
 	keepLabels     bool
 	minCount, topK int
@@ -243,7 +243,36 @@ func (ms *modelSetup) register(fs *flag.FlagSet, modelUsage string) {
 	fs.IntVar(&ms.sizes.Heads, "heads", 0, "with -preset: attention heads instead of the preset's (0: preset's; tiny 3, base 12)")
 	fs.IntVar(&ms.sizes.MLP, "mlp", 0, "with -preset: MLP (intermediate) size instead of the preset's (0: preset's; tiny 192, base 3072)")
 	fs.IntVar(&ms.sizes.Patch, "patch", 0, "with -preset: image patch size instead of the preset's 32 (a divisor of the processor's size_divisor, 32)")
+	fs.Float64Var(&ms.initRange, "init-range", 0, "with -preset: standard deviation of the random initial weights, HF's initializer_range (0: preset's, 0.02)")
 	fs.StringVar(&ms.ref, "model", "", modelUsage)
+}
+
+// checkStart refuses size or initialisation flags with -model: a
+// checkpoint keeps its sizes and weights.
+func (ms modelSetup) checkStart(cmd string) error {
+	if ms.ref != "" && (ms.sizes != (vilt.Sizes{}) || ms.initRange != 0) {
+		return fmt.Errorf("%s: -hidden, -layers, -heads, -mlp, -patch and -init-range shape a -preset; a -model checkpoint keeps its sizes and weights", cmd)
+	}
+	if ms.initRange < 0 {
+		return fmt.Errorf("%s: -init-range must be >= 0, got %g", cmd, ms.initRange)
+	}
+	return nil
+}
+
+// presetConfig returns the configuration of ms.preset with the sizes and
+// initialisation the flags set.
+func (ms modelSetup) presetConfig() (*vilt.Config, error) {
+	cfg, err := vilt.Preset(ms.preset)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.SetSizes(ms.sizes); err != nil {
+		return nil, err
+	}
+	if ms.initRange > 0 {
+		cfg.InitializerRange = ms.initRange
+	}
+	return cfg, nil
 }
 
 // start names the model a run starts from, for the settings a resume must
@@ -286,11 +315,8 @@ func (ms modelSetup) model(root string, d dataFlags, stdout io.Writer) (*hfmodel
 		labels = vqav2.BuildVocab(anns, nil, ms.minCount, ms.topK).ID2Label
 	}
 	if ms.ref == "" {
-		cfg, err := vilt.Preset(ms.preset)
+		cfg, err := ms.presetConfig()
 		if err != nil {
-			return nil, err
-		}
-		if err := cfg.SetSizes(ms.sizes); err != nil {
 			return nil, err
 		}
 		return hfmodel.New(cfg, labels, ms.seed)
