@@ -32,6 +32,8 @@ import (
 	"github.com/vilt-go/workbook/vqa/hub"
 	"github.com/vilt-go/workbook/vqa/internal/checksum"
 	"github.com/vilt-go/workbook/vqa/vilt"
+
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 )
 
 // Model is a ViLT model: its configuration (head, sizes, label maps) and a
@@ -414,7 +416,7 @@ func LoadLatest(store *model.Store, dir string) (Checkpoint, error) {
 // checkVariables checks that the checkpoint JSON file at path holds every
 // variable of store with its shape.
 func checkVariables(store *model.Store, path string) error {
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadFile(path, safefile.MaxMetadataBytes)
 	if err != nil {
 		return fmt.Errorf("hfmodel: %w", err)
 	}

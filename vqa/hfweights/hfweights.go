@@ -15,6 +15,8 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/vilt-go/workbook/vqa/hfweights/torchbin"
+
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 )
 
 // legacyTorchMagic starts pre-1.6 torch.save files: PROTO 2, then the pickled
@@ -85,7 +87,7 @@ func ReadDir(dir string) (ts map[string]*tensors.Tensor, file string, err error)
 // ({"weight_map": {tensor name: shard file}}) and checks that each shard
 // holds exactly the tensors the index assigns to it.
 func readSharded(index string) (map[string]*tensors.Tensor, error) {
-	raw, err := os.ReadFile(index)
+	raw, err := safefile.ReadFile(index, safefile.MaxMetadataBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -241,7 +241,7 @@ func probe(client *http.Client, endpoint, id, escRev, token string) (string, err
 func cachedSnapshot(repoDir, revision string) (string, bool) {
 	commit := revision
 	if !commitPattern.MatchString(revision) {
-		b, err := os.ReadFile(filepath.Join(repoDir, "refs", filepath.FromSlash(revision)))
+		b, err := safefile.ReadFile(filepath.Join(repoDir, "refs", filepath.FromSlash(revision)), safefile.MaxMetadataBytes)
 		if err != nil {
 			return "", false
 		}
@@ -327,7 +327,7 @@ func Token() string {
 	if file == "" {
 		file = filepath.Join(hfHome(), "token")
 	}
-	b, err := os.ReadFile(expandHome(file))
+	b, err := safefile.ReadFile(expandHome(file), safefile.MaxMetadataBytes)
 	if err != nil {
 		return ""
 	}

@@ -8,8 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
+
+	"github.com/vilt-go/workbook/vqa/internal/safefile"
 )
 
 // PILBicubic is PIL's resample code for BICUBIC, the only filter implemented.
@@ -149,7 +150,7 @@ func (c Config) validate(name string) error {
 
 // ReadConfig reads a preprocessor_config.json file.
 func ReadConfig(file string) (Config, error) {
-	data, err := os.ReadFile(file)
+	data, err := safefile.ReadFile(file, safefile.MaxMetadataBytes)
 	if err != nil {
 		return DefaultConfig(), fmt.Errorf("imageproc: %w", err)
 	}

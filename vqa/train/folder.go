@@ -175,7 +175,7 @@ func checkFolder(dir string, settings map[string]string, force bool) (folderPlan
 // nil for a folder that is not a training folder.
 func savedSettings(dir string) (map[string]string, error) {
 	path := filepath.Join(dir, SettingsFile)
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadFile(path, safefile.MaxMetadataBytes)
 	switch {
 	case err == nil:
 		var sj settingsJSON

@@ -30,7 +30,6 @@ package vilt
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 
@@ -211,7 +210,7 @@ func (c *Config) Validate() error {
 // ReadConfig reads a HuggingFace ViLT config.json, filling absent fields
 // with ViltConfig's defaults.
 func ReadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadFile(path, safefile.MaxMetadataBytes)
 	if err != nil {
 		return nil, fmt.Errorf("vilt: reading config: %w", err)
 	}

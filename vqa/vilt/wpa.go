@@ -73,7 +73,7 @@ func alignmentMasks(in Inputs, out Outputs, l, t int) (words, patches *Node) {
 // iterations T <- diag(a) (exp(-C/β) ⊙ T) diag(b), with a and b the Sinkhorn
 // scalings that restore the marginals.
 func ipot(cost, wordMask, patchMask, joint *Node) *Node {
-	nWords := MaxScalar(ReduceSum(wordMask, 1), 1)     // [B]
+	nWords := MaxScalar(ReduceSum(wordMask, 1), 1)    // [B]
 	nPatches := MaxScalar(ReduceSum(patchMask, 1), 1) // [B]
 	kernel := Mul(Exp(DivScalar(Neg(cost), ipotBeta)), joint)
 	plan := joint

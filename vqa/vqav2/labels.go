@@ -45,7 +45,7 @@ type configLabels struct {
 
 // MaxConfigBytes bounds a config.json read whole (dandelin's, with 3129
 // labels, has about 200 KB).
-const MaxConfigBytes = 64 << 20
+const MaxConfigBytes = safefile.MaxMetadataBytes
 
 // ReadLabelMap reads the label maps of a HuggingFace config.json
 // ("id2label" with string keys "0".."n-1", and optionally "label2id", which

@@ -63,7 +63,7 @@ func Write(path string, sums []Sum) error {
 
 // Read parses the checksum file at path.
 func Read(path string) ([]Sum, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadFile(path, safefile.MaxMetadataBytes)
 	if err != nil {
 		return nil, fmt.Errorf("checksum: %w", err)
 	}

@@ -91,6 +91,12 @@ func resolve(path string, perm fs.FileMode) (string, fs.FileMode, error) {
 	return target, st.Mode().Perm(), nil
 }
 
+// MaxMetadataBytes bounds the small files read whole: config.json (dandelin's,
+// with 3129 labels, has about 200 KB), preprocessor and tokenizer settings,
+// training.json, checkpoint descriptions, checksum lists, safetensors
+// indexes, Hub refs and tokens.
+const MaxMetadataBytes = 64 << 20
+
 // ReadFile reads the regular file at path, of at most limit bytes. A path
 // that is not a regular file (a folder, a device such as /dev/zero, a named
 // pipe) is refused before it is opened, and so is a larger file.
