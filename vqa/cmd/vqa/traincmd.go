@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gomlx/compute"
 
@@ -178,6 +183,9 @@ func (e *evaluator) evaluate(step int) (evaluate.Report, error) {
 
 // onStep evaluates every e.every steps (a train.Config.OnStep).
 func (e *evaluator) onStep(step int, _ float64) {
+	if e.err == nil {
+		e.err = e.curve.start(step)
+	}
 	if e.every <= 0 || step%e.every != 0 || e.err != nil {
 		return
 	}
@@ -203,12 +211,50 @@ func (e *evaluator) final(step int) error {
 // evalCurve is the validation curve of a training run: eval.csv with the
 // VQA accuracy (overall and per answer type) after some steps.
 type evalCurve struct {
-	path string
-	rows [][]string
+	path    string
+	rows    [][]string
+	started bool
+}
+
+// evalHeader is eval.csv's first line.
+var evalHeader = []string{"step", "overall", "yes/no", "number", "other"}
+
+// start is called with the first step of this call of the training: a
+// resumed run keeps the rows of its eval.csv from before that step (rows
+// after it, of steps done again, are dropped); a fresh run (step 1) starts
+// an empty curve. Only the first call does anything.
+func (c *evalCurve) start(step int) error {
+	if c.started {
+		return nil
+	}
+	c.started = true
+	if step <= 1 {
+		return nil
+	}
+	data, err := safefile.ReadFile(c.path, safefile.MaxMetadataBytes)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the validation curve: %w", err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil || len(rows) == 0 || !slices.Equal(rows[0], evalHeader) {
+		return fmt.Errorf("validation curve %s: want CSV with the header %s (%v)", c.path, strings.Join(evalHeader, ","), err)
+	}
+	for _, r := range rows[1:] {
+		if n, err := strconv.Atoi(r[0]); err == nil && n < step && len(r) == len(evalHeader) {
+			c.rows = append(c.rows, r)
+		}
+	}
+	return nil
 }
 
 // add appends the accuracies of rep after step and rewrites the file.
 func (c *evalCurve) add(step int, rep evaluate.Report) error {
+	if err := c.start(step); err != nil {
+		return err
+	}
 	if len(c.rows) > 0 && c.rows[len(c.rows)-1][0] == strconv.Itoa(step) {
 		return nil // evaluated at this step already
 	}
@@ -217,7 +263,7 @@ func (c *evalCurve) add(step int, rep evaluate.Report) error {
 		fmt.Sprintf("%.4f", rep.Model.PerAnswerType["other"])})
 	return safefile.Write(c.path, 0o644, func(w io.Writer) error {
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"step", "overall", "yes/no", "number", "other"})
+		cw.Write(evalHeader)
 		cw.WriteAll(c.rows)
 		return cw.Error()
 	})
