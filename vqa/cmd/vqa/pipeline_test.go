@@ -185,7 +185,7 @@ func TestPretrainThenFineTune(t *testing.T) {
 		t.Fatalf("pretrain: code %d\n%s\n%s", code, stdout, stderr)
 	}
 	curve, err := os.ReadFile(filepath.Join(pre, "loss.csv"))
-	if err != nil || !strings.HasPrefix(string(curve), "step,epoch,loss,lr,seconds,loss_mlm,loss_itm\n") || strings.Count(string(curve), "\n") != 4 {
+	if err != nil || !strings.HasPrefix(string(curve), "step,epoch,loss,lr,seconds,loss_mlm,loss_itm,loss_wpa\n") || strings.Count(string(curve), "\n") != 4 {
 		t.Errorf("pretrain loss.csv (%v):\n%s", err, curve)
 	}
 	code, stdout, stderr = runCLI(t, "eval", "-model", pre, "-data", root, "-split", "val2014", "-limit", "8", "-json")
