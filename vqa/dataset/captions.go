@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/vilt-go/workbook/vqa/processor"
 	"github.com/vilt-go/workbook/vqa/tokenizer"
@@ -112,6 +113,12 @@ type PretrainOptions struct {
 	// Seed makes the masks and the mismatched images of every epoch
 	// reproducible (and different from epoch to epoch).
 	Seed uint64
+	// MaskOnly, if set, restricts the masking to the words it accepts
+	// (lower-case, e.g. the colour and shape words, which only the picture
+	// can tell): each of them is masked with probability MaskProb, at
+	// least one; a caption with none of them is masked as without MaskOnly,
+	// so that every caption stays masked.
+	MaskOnly func(word string) bool
 }
 
 // DefaultPretrainOptions are ViLT's: 15% of words masked, half of the
@@ -167,7 +174,7 @@ func (c *Captions) pretrain(epoch, i int, o PretrainOptions, encode encodeFunc) 
 	// Every caption is masked, so that the masks cannot tell a matched
 	// pair from a mismatched one (image-text matching would learn that
 	// instead of looking at the picture); only matched pairs are scored.
-	ex.InputIDs = maskWords(c.proc.Tokenizer(), enc.InputIDs, ex.MLMLabels, o.MaskProb, r)
+	ex.InputIDs = maskWords(c.proc.Tokenizer(), enc.InputIDs, ex.MLMLabels, o.MaskProb, o.MaskOnly, r)
 	if matched == 0 {
 		for k := range ex.MLMLabels {
 			ex.MLMLabels[k] = vilt.IgnoreIndex
@@ -177,11 +184,27 @@ func (c *Captions) pretrain(epoch, i int, o PretrainOptions, encode encodeFunc) 
 }
 
 // maskWords returns a copy of ids with whole words masked BERT-style (each
-// word with probability p, at least one), writing the original ids of the
-// masked pieces into labels.
-func maskWords(tok *tokenizer.Tokenizer, ids []int32, labels []int32, prob float64, r *rand.Rand) []int32 {
+// word with probability p, at least one; only the words only accepts when
+// there are some and only is set), writing the original ids of the masked
+// pieces into labels.
+func maskWords(tok *tokenizer.Tokenizer, ids []int32, labels []int32, prob float64, only func(string) bool, r *rand.Rand) []int32 {
 	words := tok.Words(ids)
 	out := append([]int32(nil), ids...)
+	if only != nil {
+		var kept [][]int
+		for _, pieces := range words {
+			w := make([]int32, len(pieces))
+			for k, pos := range pieces {
+				w[k] = ids[pos]
+			}
+			if only(strings.ToLower(tok.Decode(w, true))) {
+				kept = append(kept, pieces)
+			}
+		}
+		if len(kept) > 0 {
+			words = kept
+		}
+	}
 	if len(words) == 0 {
 		return out
 	}

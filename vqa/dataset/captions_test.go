@@ -200,3 +200,51 @@ func TestLoaderAugment(t *testing.T) {
 		t.Error("the plain loader changed")
 	}
 }
+
+// TestPretrainMaskOnly checks that with MaskOnly only the accepted words are
+// masked when a caption has some, and that a caption without any is still
+// masked.
+func TestPretrainMaskOnly(t *testing.T) {
+	c := miniCaptions(t, 200)
+	tok := c.Processor().Tokenizer()
+	colours := map[string]bool{"red": true, "green": true, "blue": true, "yellow": true, "gray": true}
+	o := DefaultPretrainOptions()
+	o.Seed, o.MismatchProb, o.MaskProb = 5, 0, 0.5
+	o.MaskOnly = func(w string) bool { return colours[w] }
+	withColour, without := 0, 0
+	for i := range c.Len() {
+		ex, err := c.Pretrain(0, i, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own, err := c.Encode(c.Records[i].ImagePath, c.Records[i].Caption)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hasColour := false
+		for _, id := range own.InputIDs {
+			hasColour = hasColour || colours[tok.Decode([]int32{id}, true)]
+		}
+		targets := 0
+		for pos, l := range ex.MLMLabels {
+			if l == vilt.IgnoreIndex {
+				continue
+			}
+			targets++
+			if word := tok.Decode([]int32{own.InputIDs[pos]}, true); hasColour && !colours[word] {
+				t.Fatalf("caption %d %q: %q masked, want only colour words", i, c.Records[i].Caption, word)
+			}
+		}
+		if targets == 0 {
+			t.Fatalf("caption %d %q: nothing masked", i, c.Records[i].Caption)
+		}
+		if hasColour {
+			withColour++
+		} else {
+			without++
+		}
+	}
+	if withColour == 0 || without == 0 {
+		t.Errorf("%d captions with a colour word, %d without: want both kinds among the first 200", withColour, without)
+	}
+}

@@ -28,6 +28,17 @@ const (
 
 var wordKindNames = []string{"other", "color", "shape", "number", "position", "size"}
 
+// ParseWordKind returns the kind named name (as [WordKind.String] names it)
+// and whether there is one.
+func ParseWordKind(name string) (WordKind, bool) {
+	for k, n := range wordKindNames {
+		if n == name {
+			return WordKind(k), true
+		}
+	}
+	return OtherWord, false
+}
+
 // String returns the kind's name: "other", "color", "shape", "number",
 // "position" or "size".
 func (k WordKind) String() string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/gomlx/compute"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/evaluate"
 	"github.com/vilt-go/workbook/vqa/hfmodel"
+	"github.com/vilt-go/workbook/vqa/minidata"
 	"github.com/vilt-go/workbook/vqa/predict"
 	"github.com/vilt-go/workbook/vqa/processor"
 	"github.com/vilt-go/workbook/vqa/vilt"
@@ -21,7 +23,8 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlags("pretrain", "Pre-trains ViLT as the article's figure 3 describes, on the captions of a split\n"+
 		"(captions_<split>.json in COCO's format): masked language modelling (15% of the words masked,\n"+
 		"whole words, BERT's 80/10/10 rule) plus image-text matching (half the pairs get another\n"+
-		"picture). It starts from a preset with random weights (-preset, resized with -hidden, ...) or\n"+
+		"picture) plus word-patch alignment (-wpa). It starts from a preset with random weights\n"+
+		"(-preset, resized with -hidden, ...) or\n"+
 		"from a checkpoint (-model: a ViltForMaskedLM such as dandelin/vilt-b32-mlm; a new matching\n"+
 		"head is added if it has none). The result is a ViltForMaskedLM with dandelin's itm_score head,\n"+
 		"the starting point of `vqa train -model`. Checkpoints, loss.csv (total and per objective),\n"+
@@ -32,6 +35,7 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	ms.register(fs, "start from this masked-LM checkpoint (folder or Hub id) instead of a preset")
 	po := dataset.DefaultPretrainOptions()
 	fs.Float64Var(&po.MaskProb, "mask-prob", po.MaskProb, "fraction of the words masked")
+	maskWords := fs.String("mask-words", "", "mask only words of these kinds, comma-separated: color, shape, number, position, size (the generated captions' content words; \"\": every word)")
 	fs.Float64Var(&po.MismatchProb, "mismatch-prob", po.MismatchProb, "fraction of the pairs given another picture (image-text matching)")
 	var rf runFlags
 	rf.register(fs, "runs/pretrain", 32, 1e-3)
@@ -44,6 +48,11 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := ms.checkStart("pretrain"); err != nil {
 		return err
 	}
+	only, err := maskOnly(*maskWords)
+	if err != nil {
+		return err
+	}
+	po.MaskOnly = only
 	if rf.wpa < 0 {
 		return fmt.Errorf("pretrain: -wpa must be >= 0, got %g", rf.wpa)
 	}
@@ -91,6 +100,7 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	defer b.Finalize()
 	settings, err := rf.settings(root, d, caps.Len(), proc, ms.start(), map[string]string{
 		"mask_prob": strconv.FormatFloat(po.MaskProb, 'g', -1, 64), "mismatch_prob": strconv.FormatFloat(po.MismatchProb, 'g', -1, 64),
+		"mask_words": *maskWords,
 	})
 	if err != nil {
 		return err
@@ -147,4 +157,22 @@ func evaluatePretraining(ctx context.Context, b compute.Backend, m *hfmodel.Mode
 	}
 	defer pred.Close()
 	return evaluate.Pretraining(ctx, pred, caps, batch)
+}
+
+// maskOnly returns the word filter of -mask-words: nil for "" (every word),
+// else a function accepting the words of the listed kinds (package
+// minidata's word kinds).
+func maskOnly(kinds string) (func(string) bool, error) {
+	if kinds == "" {
+		return nil, nil
+	}
+	want := map[minidata.WordKind]bool{}
+	for _, name := range strings.Split(kinds, ",") {
+		k, ok := minidata.ParseWordKind(strings.TrimSpace(name))
+		if !ok || k == minidata.OtherWord {
+			return nil, fmt.Errorf("pretrain: -mask-words %q: unknown word kind %q (want color, shape, number, position or size)", kinds, name)
+		}
+		want[k] = true
+	}
+	return func(word string) bool { return want[minidata.KindOf(word)] }, nil
 }
