@@ -10,6 +10,7 @@ import (
 
 	"github.com/vilt-go/workbook/vqa/augment"
 	"github.com/vilt-go/workbook/vqa/internal/testutil"
+	"github.com/vilt-go/workbook/vqa/processor"
 	"github.com/vilt-go/workbook/vqa/vilt"
 )
 
@@ -27,6 +28,21 @@ func miniCaptions(t *testing.T, n int) *Captions {
 	return c
 }
 
+// pretrainPair returns caption i's pre-training example of epoch 0 and its
+// plain encoding (own picture, nothing masked).
+func pretrainPair(t *testing.T, c *Captions, i int, o PretrainOptions) (ex PretrainExample, own processor.Encoding) {
+	t.Helper()
+	ex, err := c.Pretrain(0, i, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err = c.Encode(c.Records[i].ImagePath, c.Records[i].Caption)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex, own
+}
+
 // TestPretrainExamples checks the masking and the mismatching: every
 // caption has whole words masked BERT-style, matched pairs have targets
 // only there, mismatched pairs another picture and no target; both are
@@ -38,14 +54,7 @@ func TestPretrainExamples(t *testing.T) {
 	o.Seed = 3
 	matched, masked, maskTokens, unmasked := 0, 0, 0, 0
 	for i := range c.Len() {
-		ex, err := c.Pretrain(0, i, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		own, err := c.Encode(c.Records[i].ImagePath, c.Records[i].Caption)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ex, own := pretrainPair(t, c, i, o)
 		labelled := 0
 		changed := 0
 		for pos := range ex.InputIDs {
@@ -213,14 +222,7 @@ func TestPretrainMaskOnly(t *testing.T) {
 	o.MaskOnly = func(w string) bool { return colours[w] }
 	withColour, without := 0, 0
 	for i := range c.Len() {
-		ex, err := c.Pretrain(0, i, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		own, err := c.Encode(c.Records[i].ImagePath, c.Records[i].Caption)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ex, own := pretrainPair(t, c, i, o)
 		hasColour := false
 		for _, id := range own.InputIDs {
 			hasColour = hasColour || colours[tok.Decode([]int32{id}, true)]

@@ -30,24 +30,28 @@ const (
 // the plan, only through the costs. The result is the scalar
 // (Σ distance of matched pairs - Σ distance of mismatched pairs) / B.
 func WordPatchAlignment(in Inputs, out Outputs, matched *Node) *Node {
-	b, l := in.InputIDs.Shape().Dim(0), in.InputIDs.Shape().Dim(1)
-	hidden := out.LastHiddenState
-	t := hidden.Shape().Dim(1)
-
-	words := Slice(hidden, AxisRange(), AxisRange(0, l))
-	patches := Slice(hidden, AxisRange(), AxisRange(l, t))
-	wordMask, patchMask := alignmentMasks(in, out, l, t)
-
-	// cost[b, i, j] = 1 - cos(word i, patch j), 0 where either is left out.
-	cost := OneMinus(Einsum("bid,bjd->bij", L2Normalize(words, -1), L2Normalize(patches, -1)))
-	joint := Mul(InsertAxes(wordMask, -1), InsertAxes(patchMask, 1)) // [B, L, P] 1 where both are kept
-	cost = Mul(cost, joint)
-
-	plan := StopGradient(ipot(StopGradient(cost), wordMask, patchMask, joint))
-	distance := ReduceSum(Mul(cost, plan), 1, 2) // [B]
+	cost, wordMask, patchMask, joint := alignmentCost(in, out)
+	plan := ipot(StopGradient(cost), wordMask, patchMask, joint) // no gradient through the plan
+	distance := ReduceSum(Mul(cost, plan), 1, 2)                 // [B]
 
 	sign := Sub(MulScalar(ConvertDType(matched, dtypes.Float32), 2), OnesLike(distance)) // +1 matched, -1 not
-	return DivScalar(ReduceAllSum(Mul(sign, distance)), float64(b))
+	return DivScalar(ReduceAllSum(Mul(sign, distance)), float64(distance.Shape().Dim(0)))
+}
+
+// alignmentCost returns the cost [B, L, P] of moving word i to patch j,
+// 1 - cos(word i, patch j) on the last hidden states, 0 where either is
+// left out, with the masks of the words and patches kept and joint, their
+// product [B, L, P].
+func alignmentCost(in Inputs, out Outputs) (cost, wordMask, patchMask, joint *Node) {
+	l := in.InputIDs.Shape().Dim(1)
+	hidden := out.LastHiddenState
+	t := hidden.Shape().Dim(1)
+	words := L2Normalize(Slice(hidden, AxisRange(), AxisRange(0, l)), -1)
+	patches := L2Normalize(Slice(hidden, AxisRange(), AxisRange(l, t)), -1)
+	wordMask, patchMask = alignmentMasks(in, out, l, t)
+	joint = Mul(InsertAxes(wordMask, -1), InsertAxes(patchMask, 1))
+	cost = Mul(OneMinus(Einsum("bid,bjd->bij", words, patches)), joint)
+	return cost, wordMask, patchMask, joint
 }
 
 // alignmentMasks returns float32 masks of the words ([B, L]: real text
@@ -59,7 +63,7 @@ func alignmentMasks(in Inputs, out Outputs, l, t int) (words, patches *Node) {
 	positions := Iota(g, text.Shape(), 1)
 	length := ReduceSum(text, 1) // [B]
 	notFirst := ConvertDType(GreaterThan(positions, ZerosLike(positions)), dtypes.Float32)
-	notLast := ConvertDType(LessThan(positions, Sub(InsertAxes(length, -1), OnesLike(InsertAxes(length, -1)))), dtypes.Float32)
+	notLast := ConvertDType(LessThan(positions, AddScalar(InsertAxes(length, -1), -1)), dtypes.Float32)
 	words = Mul(Mul(text, notFirst), notLast)
 
 	image := ConvertDType(Slice(out.EmbeddingsMask, AxisRange(), AxisRange(l, t)), dtypes.Float32)

@@ -151,11 +151,7 @@ func TestWordPatchAlignment(t *testing.T) {
 	exec, err := NewExec(be, func(h, attn, mask, matched *Node) []*Node {
 		in := Inputs{InputIDs: attn, AttentionMask: attn}
 		out := Outputs{LastHiddenState: h, EmbeddingsMask: mask}
-		wordMask, patchMask := alignmentMasks(in, out, textLen, textLen+imageLen)
-		joint := Mul(InsertAxes(wordMask, -1), InsertAxes(patchMask, 1))
-		words := L2Normalize(Slice(h, AxisRange(), AxisRange(0, textLen)), -1)
-		patches := L2Normalize(Slice(h, AxisRange(), AxisRange(textLen, textLen+imageLen)), -1)
-		cost := Mul(OneMinus(Einsum("bid,bjd->bij", words, patches)), joint)
+		cost, wordMask, patchMask, joint := alignmentCost(in, out)
 		return []*Node{WordPatchAlignment(in, out, matched), ipot(cost, wordMask, patchMask, joint)}
 	})
 	if err != nil {

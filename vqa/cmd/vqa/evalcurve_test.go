@@ -29,53 +29,36 @@ func TestEvalCurveResume(t *testing.T) {
 		return strings.Join(s, " ")
 	}
 
-	// Resumed from the checkpoint of step 500: 750 is done again.
-	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c := &evalCurve{path: path}
-	if err := c.start(501); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.add(750, rep); err != nil {
-		t.Fatal(err)
-	}
-	if got := steps(); got != "250 500 750" {
-		t.Errorf("resumed at 501, evaluated at 750: eval.csv steps %q, want \"250 500 750\"", got)
-	}
-
-	// A fresh run does not keep an earlier run's rows.
-	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c = &evalCurve{path: path}
-	if err := c.start(1); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.add(250, rep); err != nil {
-		t.Fatal(err)
-	}
-	if got := steps(); got != "250" {
-		t.Errorf("fresh run evaluated at 250: eval.csv steps %q, want \"250\"", got)
-	}
-
-	// A resumed run with only the final evaluation (nothing left to train).
-	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c = &evalCurve{path: path}
-	if err := c.add(1000, rep); err != nil {
-		t.Fatal(err)
-	}
-	if got := steps(); got != "250 500 750 1000" {
-		t.Errorf("final evaluation at 1000 of a finished run: eval.csv steps %q, want \"250 500 750 1000\"", got)
+	for _, c := range []struct {
+		name       string
+		start, add int // start 0: the final evaluation only
+		want       string
+	}{
+		{"resumed at 501 (750 is done again), evaluated at 750", 501, 750, "250 500 750"},
+		{"a fresh run, evaluated at 250", 1, 250, "250"},
+		{"the final evaluation at 1000 of a finished run", 0, 1000, "250 500 750 1000"},
+	} {
+		if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		curve := &evalCurve{path: path}
+		if c.start > 0 {
+			if err := curve.start(c.start); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := curve.add(c.add, rep); err != nil {
+			t.Fatal(err)
+		}
+		if got := steps(); got != c.want {
+			t.Errorf("%s: eval.csv steps %q, want %q", c.name, got, c.want)
+		}
 	}
 
 	if err := os.WriteFile(path, []byte("not,a,curve\n1,2,3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c = &evalCurve{path: path}
-	if err := c.start(501); err == nil || !strings.Contains(err.Error(), "eval.csv") {
+	if err := (&evalCurve{path: path}).start(501); err == nil || !strings.Contains(err.Error(), "eval.csv") {
 		t.Errorf("damaged eval.csv: error %v, want one naming the file", err)
 	}
 }
