@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -34,6 +35,16 @@ type Options struct {
 	// CacheImages keeps each processed image in memory after its first use,
 	// so later epochs only tokenize (3*H*W float32 per image).
 	CacheImages bool
+	// QuestionTypes keeps only the questions whose annotation has one of
+	// these question types ("how many", "is there a", ...; VQAv2's
+	// question_type), before Limit; empty keeps all.
+	QuestionTypes []string
+}
+
+// Keeps reports whether o keeps a question with annotation a (see
+// Options.QuestionTypes).
+func (o Options) Keeps(a vqav2.Annotation) bool {
+	return len(o.QuestionTypes) == 0 || slices.Contains(o.QuestionTypes, a.QuestionType)
 }
 
 // Record is one question of the dataset with its image and target.
@@ -100,6 +111,12 @@ func FromExamples(root, split string, exs []vqav2.Example, labels vqav2.LabelMap
 	}
 	if p == nil {
 		return nil, errors.New("dataset: nil processor")
+	}
+	if len(o.QuestionTypes) > 0 {
+		exs = slices.DeleteFunc(slices.Clone(exs), func(ex vqav2.Example) bool { return !o.Keeps(ex.Annotation) })
+		if len(exs) == 0 {
+			return nil, fmt.Errorf("dataset: split %s: no questions of the question types %q in %s", split, o.QuestionTypes, vqav2.AnnotationsPath(root, split))
+		}
 	}
 	if o.Limit > 0 && o.Limit < len(exs) {
 		exs = exs[:o.Limit]

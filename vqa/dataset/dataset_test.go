@@ -84,7 +84,9 @@ func writeLayout(t testing.TB, qs []question) string {
 		if q.answers[0] == "yes" || q.answers[0] == "no" {
 			typ = "yes/no"
 		}
-		arecs = append(arecs, map[string]any{"question_id": qid, "image_id": q.imageID, "question_type": "what",
+		// The question type is the question's first two words ("how many").
+		qtype := strings.Join(strings.Fields(strings.ToLower(q.text))[:2], " ")
+		arecs = append(arecs, map[string]any{"question_id": qid, "image_id": q.imageID, "question_type": qtype,
 			"answer_type": typ, "multiple_choice_answer": q.answers[0], "answers": as})
 	}
 	write := func(path string, v any) {
@@ -157,6 +159,46 @@ func TestLoadTargets(t *testing.T) {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("Describe lacks %q:\n%s", s, out.String())
 		}
+	}
+}
+
+// TestOnlyQuestionTypes: Options.QuestionTypes keeps the questions of those
+// types in file order, before Limit; a type no question has is an error
+// naming it and the annotations file.
+func TestOnlyQuestionTypes(t *testing.T) {
+	root := writeLayout(t, testQuestions)
+	cases := []struct {
+		types []string
+		limit int
+		want  []string
+	}{
+		{nil, 0, nil}, // all of testQuestions
+		{[]string{"how many"}, 0, []string{"How many cats are there?", "How many shapes?"}},
+		{[]string{"is it"}, 1, []string{"Is it red?"}},
+		{[]string{"is it", "what is"}, 0, []string{"Is it red?", "Is it a circle?", "What is on the left?"}},
+	}
+	for _, c := range cases {
+		ds, err := Load(root, "val2014", testLabels(t), testProcessor(t), Options{QuestionTypes: c.types, Limit: c.limit})
+		if err != nil {
+			t.Fatalf("types %q: %v", c.types, err)
+		}
+		var got []string
+		for _, r := range ds.Records {
+			got = append(got, r.Question.Question)
+		}
+		want := c.want
+		if want == nil {
+			for _, q := range testQuestions {
+				want = append(want, q.text)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("types %q, limit %d: kept %q, want %q", c.types, c.limit, got, want)
+		}
+	}
+	_, err := Load(root, "val2014", testLabels(t), testProcessor(t), Options{QuestionTypes: []string{"why"}})
+	if path := vqav2.AnnotationsPath(root, "val2014"); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), `"why"`) {
+		t.Errorf("unknown question type: %v, want an error naming \"why\" and %s", err, path)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"strings"
 
 	"github.com/vilt-go/workbook/vqa/dataset"
 	"github.com/vilt-go/workbook/vqa/vqav2"
@@ -16,6 +17,7 @@ type dataFlags struct {
 	workers, prefetch  int
 	bucket, skipBroken bool
 	trimText           bool
+	questionTypes      string
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet, split string) {
@@ -33,9 +35,25 @@ func (d *dataFlags) register(fs *flag.FlagSet, split string) {
 	fs.BoolVar(&d.trimText, "trim-text", false, "pad questions to the batch's longest (multiple of 8) instead of 40 tokens")
 }
 
+// registerOnlyTypes adds -only-question-types (vqa train's).
+func (d *dataFlags) registerOnlyTypes(fs *flag.FlagSet) {
+	fs.StringVar(&d.questionTypes, "only-question-types", "", "use only questions of these comma-separated question types (the annotations' question_type, e.g. \"how many,are there any\"; empty: all)")
+}
+
+// types returns the question types of -only-question-types (nil: all).
+func (d *dataFlags) types() []string {
+	var ts []string
+	for t := range strings.SplitSeq(d.questionTypes, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
 func (d *dataFlags) options() (dataset.Options, error) {
 	s, err := vqav2.ParseScoring(d.scoring)
-	return dataset.Options{Limit: d.limit, Scoring: s, SkipMissing: d.skipMissing, CacheImages: d.cache}, err
+	return dataset.Options{Limit: d.limit, Scoring: s, SkipMissing: d.skipMissing, CacheImages: d.cache, QuestionTypes: d.types()}, err
 }
 
 func (d *dataFlags) loaderOptions(batch int) dataset.LoaderOptions {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/vilt-go/workbook/vqa/internal/testutil"
 	"github.com/vilt-go/workbook/vqa/predict"
 	"github.com/vilt-go/workbook/vqa/vilt"
+	"github.com/vilt-go/workbook/vqa/vqav2"
 )
 
 // TestPipeline trains a tiny model for a few steps on the mini dataset,
@@ -206,5 +209,47 @@ func TestPretrainThenFineTune(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("train output lacks %q:\n%s", want, stdout)
 		}
+	}
+}
+
+// TestTrainOnlyQuestionTypes trains on two question types of the mini
+// dataset: the questions kept, the answer labels built from them alone
+// (yes and no), the types recorded among the settings a resume must
+// repeat, and a type no question has refused by name.
+func TestTrainOnlyQuestionTypes(t *testing.T) {
+	root := filepath.Join(testutil.ModuleRoot(t), "data", "vqav2-mini")
+	anns, err := vqav2.ReadAnnotations(vqav2.AnnotationsPath(root, "train2014"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, a := range anns {
+		if a.QuestionType == "are there any" || a.QuestionType == "is there a" {
+			want++
+		}
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	common := []string{"train", "-data", root, "-preset", "tiny", "-image-size", "64", "-trim-text", "-max-steps", "1", "-batch", "4", "-quiet", "-log-every", "0"}
+	code, stdout, stderr := runCLI(t, append(common, "-out", out, "-only-question-types", "are there any, is there a")...)
+	if code != 0 {
+		t.Fatalf("train: code %d\n%s\n%s", code, stdout, stderr)
+	}
+	if s := fmt.Sprintf("train2014: %d questions, 2 answer labels", want); want == 0 || !strings.Contains(stdout, s) {
+		t.Errorf("train output lacks %q:\n%s", s, stdout)
+	}
+	cfg, err := vilt.ReadConfig(filepath.Join(out, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if labels := []string{cfg.ID2Label[0], cfg.ID2Label[1]}; cfg.NumLabels() != 2 || !slices.Contains(labels, "yes") || !slices.Contains(labels, "no") {
+		t.Errorf("labels %v, want yes and no", cfg.ID2Label)
+	}
+	saved, err := os.ReadFile(filepath.Join(out, "training.json"))
+	if err != nil || !strings.Contains(string(saved), `"question_types": "are there any,is there a"`) {
+		t.Errorf("training.json (%v) lacks the question types:\n%s", err, saved)
+	}
+	code, _, stderr = runCLI(t, append(common, "-out", filepath.Join(t.TempDir(), "bad"), "-only-question-types", "why")...)
+	if code != 1 || !strings.Contains(stderr, `"why"`) {
+		t.Errorf("unknown question type: code %d, stderr %q; want code 1 naming \"why\"", code, stderr)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -117,6 +118,9 @@ func (r *runFlags) settings(root string, d dataFlags, examples int, proc *proces
 		"batch": strconv.Itoa(r.batch), "shuffle": strconv.FormatBool(!r.noShuffle),
 		"bucket": strconv.FormatBool(d.bucket), "seed": strconv.FormatUint(r.seed, 10),
 		"augment": strconv.FormatBool(r.augment),
+	}
+	if ts := d.types(); len(ts) > 0 {
+		s["question_types"] = strings.Join(ts, ",")
 	}
 	maps.Copy(s, command)
 	return s, nil

@@ -38,6 +38,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"other ones is refused before anything is written. One run at a time holds the folder.", stderr)
 	var d dataFlags
 	d.register(fs, "train2014")
+	d.registerOnlyTypes(fs)
 	var ms modelSetup
 	ms.register(fs, "start from this checkpoint (folder or Hub id) instead of a preset")
 	fs.BoolVar(&ms.keepLabels, "keep-labels", false, "keep the checkpoint's answer labels instead of building them from the data")
@@ -354,6 +355,14 @@ func (ms modelSetup) model(root string, d dataFlags, stdout io.Writer) (*hfmodel
 		anns, err := vqav2.ReadAnnotations(vqav2.AnnotationsPath(root, d.split))
 		if err != nil {
 			return nil, err
+		}
+		dopts, err := d.options()
+		if err != nil {
+			return nil, err
+		}
+		anns = slices.DeleteFunc(anns, func(a vqav2.Annotation) bool { return !dopts.Keeps(a) })
+		if len(anns) == 0 && len(dopts.QuestionTypes) > 0 {
+			return nil, fmt.Errorf("-only-question-types: no questions of the types %q in %s", dopts.QuestionTypes, vqav2.AnnotationsPath(root, d.split))
 		}
 		if d.limit > 0 && d.limit < len(anns) {
 			anns = anns[:d.limit]
