@@ -37,7 +37,7 @@ func (d *dataFlags) register(fs *flag.FlagSet, split string) {
 
 // registerOnlyTypes adds -only-question-types (vqa train's).
 func (d *dataFlags) registerOnlyTypes(fs *flag.FlagSet) {
-	fs.StringVar(&d.questionTypes, "only-question-types", "", "use only questions of these comma-separated question types (the annotations' question_type, e.g. \"how many,are there any\"; empty: all)")
+	fs.StringVar(&d.questionTypes, "only-question-types", "", "use only questions of these comma-separated question types (the annotations' question_type, e.g. \"how many,are there any\"; empty: all); the answer labels still come from every question, so that a curriculum's stages share one head (-keep-labels)")
 }
 
 // types returns the question types of -only-question-types (nil: all).

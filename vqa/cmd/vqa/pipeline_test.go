@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -213,9 +212,10 @@ func TestPretrainThenFineTune(t *testing.T) {
 }
 
 // TestTrainOnlyQuestionTypes trains on two question types of the mini
-// dataset: the questions kept, the answer labels built from them alone
-// (yes and no), the types recorded among the settings a resume must
-// repeat, and a type no question has refused by name.
+// dataset: the questions kept, the answer labels those of every question
+// (so that a curriculum's stages share one head), the types recorded among
+// the settings a resume must repeat, and a type no question has refused by
+// name.
 func TestTrainOnlyQuestionTypes(t *testing.T) {
 	root := filepath.Join(testutil.ModuleRoot(t), "data", "vqav2-mini")
 	anns, err := vqav2.ReadAnnotations(vqav2.AnnotationsPath(root, "train2014"))
@@ -228,21 +228,15 @@ func TestTrainOnlyQuestionTypes(t *testing.T) {
 			want++
 		}
 	}
+	labels := vqav2.BuildVocab(anns, nil, 1, 0).Len()
 	out := filepath.Join(t.TempDir(), "run")
 	common := []string{"train", "-data", root, "-preset", "tiny", "-image-size", "64", "-trim-text", "-max-steps", "1", "-batch", "4", "-quiet", "-log-every", "0"}
 	code, stdout, stderr := runCLI(t, append(common, "-out", out, "-only-question-types", "are there any, is there a")...)
 	if code != 0 {
 		t.Fatalf("train: code %d\n%s\n%s", code, stdout, stderr)
 	}
-	if s := fmt.Sprintf("train2014: %d questions, 2 answer labels", want); want == 0 || !strings.Contains(stdout, s) {
+	if s := fmt.Sprintf("train2014: %d questions, %d answer labels", want, labels); want == 0 || labels <= 2 || !strings.Contains(stdout, s) {
 		t.Errorf("train output lacks %q:\n%s", s, stdout)
-	}
-	cfg, err := vilt.ReadConfig(filepath.Join(out, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if labels := []string{cfg.ID2Label[0], cfg.ID2Label[1]}; cfg.NumLabels() != 2 || !slices.Contains(labels, "yes") || !slices.Contains(labels, "no") {
-		t.Errorf("labels %v, want yes and no", cfg.ID2Label)
 	}
 	saved, err := os.ReadFile(filepath.Join(out, "training.json"))
 	if err != nil || !strings.Contains(string(saved), `"question_types": "are there any,is there a"`) {

@@ -338,7 +338,9 @@ func (ms modelSetup) start() string {
 // model returns the model to train: the checkpoint ms.ref (keeping its
 // labels, or with a new head for the new labels) or a preset resized by
 // ms.sizes; new labels come from ms.labelsFrom (a config.json) or the
-// split's answers.
+// split's answers, of every question type even with -only-question-types,
+// so that the stages of a curriculum over question types share one answer
+// head (-keep-labels).
 func (ms modelSetup) model(root string, d dataFlags, stdout io.Writer) (*hfmodel.Model, error) {
 	if ms.ref != "" && ms.keepLabels {
 		m, _, err := hfmodel.Load(ms.ref, hfmodel.LoadOptions{Head: vilt.QuestionAnswering, Log: stdout})
@@ -355,14 +357,6 @@ func (ms modelSetup) model(root string, d dataFlags, stdout io.Writer) (*hfmodel
 		anns, err := vqav2.ReadAnnotations(vqav2.AnnotationsPath(root, d.split))
 		if err != nil {
 			return nil, err
-		}
-		dopts, err := d.options()
-		if err != nil {
-			return nil, err
-		}
-		anns = slices.DeleteFunc(anns, func(a vqav2.Annotation) bool { return !dopts.Keeps(a) })
-		if len(anns) == 0 && len(dopts.QuestionTypes) > 0 {
-			return nil, fmt.Errorf("-only-question-types: no questions of the types %q in %s", dopts.QuestionTypes, vqav2.AnnotationsPath(root, d.split))
 		}
 		if d.limit > 0 && d.limit < len(anns) {
 			anns = anns[:d.limit]
