@@ -102,9 +102,9 @@ type LoadOptions struct {
 // Load reads a model from a folder or HuggingFace Hub id holding
 // config.json and model.safetensors or pytorch_model.bin, or from a
 // training folder of vqa/train holding config.json and GoMLX checkpoints
-// (the newest whose checksum verifies is read, see [LoadLatest]; a damaged
-// newer one is named in a note to opt.Log). See [LoadOptions] for changing
-// the head or labels.
+// (the weights of the newest whose checksum verifies, see [LoadLatest],
+// without its optimizer state and step; a damaged newer one is named in a
+// note to opt.Log). See [LoadOptions] for changing the head or labels.
 func Load(dirOrID string, opt LoadOptions) (*Model, vilt.Report, error) {
 	dir, err := resolve(dirOrID)
 	if err != nil {
@@ -131,11 +131,9 @@ func Load(dirOrID string, opt LoadOptions) (*Model, vilt.Report, error) {
 		if note := latest.Note(); note != "" && opt.Log != nil {
 			fmt.Fprintf(opt.Log, "hfmodel: %s\n", note)
 		}
-		if !changes(cfg, opt) {
-			return &Model{Config: cfg, Store: store}, vilt.Report{}, nil
-		}
-		// Another head or other labels: go on from the checkpoint's weights
-		// as from a HuggingFace folder's.
+		// Only the weights go on, as from a HuggingFace folder's: a checkpoint
+		// also holds its run's optimizer state and step, which a new run
+		// started from it must not inherit (resuming is vqa/train's own).
 		if ws, err = vilt.StateDict(store, cfg); err != nil {
 			return nil, vilt.Report{}, err
 		}
@@ -178,12 +176,6 @@ func Load(dirOrID string, opt LoadOptions) (*Model, vilt.Report, error) {
 		return nil, rep, fmt.Errorf("hfmodel: loading %s: %w", file, err)
 	}
 	return &Model{Config: cfg, Store: store}, rep, nil
-}
-
-// changes reports whether opt asks for another head, other labels or a
-// matching head cfg lacks.
-func changes(cfg *vilt.Config, opt LoadOptions) bool {
-	return opt.Head != "" && !cfg.HasHead(opt.Head) || opt.Labels != nil && !sameLabels(cfg, opt.Labels) || opt.ITMHead && !cfg.ITMHead
 }
 
 // resolve returns a local folder for a folder path or Hub id, with

@@ -247,3 +247,28 @@ func TestTrainOnlyQuestionTypes(t *testing.T) {
 		t.Errorf("unknown question type: code %d, stderr %q; want code 1 naming \"why\"", code, stderr)
 	}
 }
+
+// TestTrainFromTrainingFolder starts a new run from another run's training
+// folder (-keep-labels, as the stages of a curriculum do): it takes the
+// weights only, so it starts at step 1 with a fresh optimizer instead of
+// going on with the other run's step count and learning-rate schedule.
+func TestTrainFromTrainingFolder(t *testing.T) {
+	root := filepath.Join(testutil.ModuleRoot(t), "data", "vqav2-mini")
+	common := []string{"train", "-data", root, "-preset", "tiny", "-limit", "8", "-image-size", "64", "-trim-text", "-batch", "4", "-quiet", "-log-every", "1"}
+	first := filepath.Join(t.TempDir(), "first")
+	if code, stdout, stderr := runCLI(t, append(common, "-out", first, "-max-steps", "2")...); code != 0 {
+		t.Fatalf("first run: code %d\n%s\n%s", code, stdout, stderr)
+	}
+	second := filepath.Join(t.TempDir(), "second")
+	code, stdout, stderr := runCLI(t, append(common, "-out", second, "-model", first, "-keep-labels", "-max-steps", "1")...)
+	if code != 0 {
+		t.Fatalf("second run: code %d\n%s\n%s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout, "Resuming") || !strings.Contains(stdout, "trained to step 1 ") {
+		t.Errorf("a run started from another run's folder went on with its steps:\n%s", stdout)
+	}
+	curve, err := os.ReadFile(filepath.Join(second, "loss.csv"))
+	if lines := strings.Split(strings.TrimSpace(string(curve)), "\n"); err != nil || len(lines) != 2 || !strings.HasPrefix(lines[1], "1,") {
+		t.Errorf("loss.csv of the second run (%v):\n%s", err, curve)
+	}
+}
