@@ -41,6 +41,9 @@ type Options struct {
 	ShortSide int `json:"short_side"`
 	// JPEGQuality is the JPEG quality of the pictures, 1..100.
 	JPEGQuality int `json:"jpeg_quality"`
+	// Inventory adds to every picture the question "What is in the
+	// picture?" (minidata.Config.Inventory).
+	Inventory bool `json:"inventory,omitempty"`
 }
 
 // DefaultOptions returns a corpus of 5,000 training scenes at 128 pixels,
@@ -50,13 +53,18 @@ func DefaultOptions() Options {
 }
 
 // Name returns the corpus's folder name, which spells out its options:
-// "corpus-seed1-train5000-val0-side128-q90" ("sidefull" for COCO sizes).
+// "corpus-seed1-train5000-val0-side128-q90" ("sidefull" for COCO sizes,
+// "-inventory" at the end with the inventory question).
 func (o Options) Name() string {
 	side := fmt.Sprint(o.ShortSide)
 	if o.ShortSide == 0 {
 		side = "full"
 	}
-	return fmt.Sprintf("corpus-seed%d-train%d-val%d-side%s-q%d", o.Seed, o.TrainScenes, o.ValScenes, side, o.JPEGQuality)
+	name := fmt.Sprintf("corpus-seed%d-train%d-val%d-side%s-q%d", o.Seed, o.TrainScenes, o.ValScenes, side, o.JPEGQuality)
+	if o.Inventory {
+		name += "-inventory"
+	}
+	return name
 }
 
 // config checks the options and returns the minidata configuration.
@@ -72,7 +80,7 @@ func (o Options) config() (minidata.Config, error) {
 	case o.JPEGQuality < 1 || o.JPEGQuality > 100:
 		return cfg, fmt.Errorf("corpus: JPEG quality %d: want 1..100", o.JPEGQuality)
 	}
-	cfg.Seed, cfg.JPEGQuality, cfg.ShortSide = o.Seed, o.JPEGQuality, o.ShortSide
+	cfg.Seed, cfg.JPEGQuality, cfg.ShortSide, cfg.Inventory = o.Seed, o.JPEGQuality, o.ShortSide, o.Inventory
 	cfg.TrainQuestions, cfg.ValQuestions = 0, 0
 	cfg.TrainImages, cfg.ValImages = o.TrainScenes, o.ValScenes
 	return cfg, nil

@@ -244,4 +244,9 @@ func TestDefaultDir(t *testing.T) {
 	if !strings.Contains(o.Name(), "sidefull") || o.Name() == DefaultOptions().Name() {
 		t.Errorf("Name of full-size corpus %q", o.Name())
 	}
+	o = DefaultOptions()
+	o.Inventory = true
+	if want := DefaultOptions().Name() + "-inventory"; o.Name() != want {
+		t.Errorf("Name with the inventory question %q, want %q", o.Name(), want)
+	}
 }

@@ -53,6 +53,10 @@ type Config struct {
 	// the processor resizes); 0 keeps the COCO sizes. Scenes, questions and
 	// captions do not depend on it.
 	ShortSide int
+	// Inventory adds to every picture one more question, "What is in the
+	// picture?" (see [InventoryQuestion]), after the others, which it leaves
+	// as they are. It needs splits sized by pictures.
+	Inventory bool
 }
 
 // DefaultConfig returns the configuration of data/vqav2-mini.
@@ -92,6 +96,8 @@ const (
 	sceneStream   = 1
 	renderStream  = 2
 	captionStream = 3
+	// inventoryStream orders the items of the inventory question's answers.
+	inventoryStream = 4
 )
 
 // imageRec is one generated picture with its questions, human answers and
@@ -125,6 +131,8 @@ func (c Config) validate() error {
 			c.TrainQuestions, c.TrainImages, c.ValQuestions, c.ValImages)
 	case c.ShortSide < 0:
 		return fmt.Errorf("minidata: short side %d: want >= 0 (0 keeps COCO sizes)", c.ShortSide)
+	case c.Inventory && (c.TrainQuestions > 0 || c.ValQuestions > 0):
+		return fmt.Errorf("minidata: the inventory question needs splits sized by pictures, not by questions (%d/%d)", c.TrainQuestions, c.ValQuestions)
 	case c.MinQuestionsPerImage < 1 || c.MaxQuestionsPerImage < c.MinQuestionsPerImage || c.MaxQuestionsPerImage > 999:
 		return fmt.Errorf("minidata: questions per image %d..%d: want 1 <= min <= max <= 999", c.MinQuestionsPerImage, c.MaxQuestionsPerImage)
 	case c.JPEGQuality < 1 || c.JPEGQuality > 100:
@@ -170,6 +178,10 @@ func build(cfg Config) ([]split, error) {
 					return nil, fmt.Errorf("minidata: %s image %d: %w", sp.name, id, err)
 				}
 				img.answers = append(img.answers, as)
+			}
+			if cfg.Inventory {
+				q, as := inventory(&scene, rand.New(rand.NewPCG(cfg.Seed+inventoryStream, uint64(id))))
+				img.qas, img.answers = append(img.qas, q), append(img.answers, as)
 			}
 			caps, err := describe(&scene, rand.New(rand.NewPCG(cfg.Seed+captionStream, uint64(id))))
 			if err != nil {

@@ -23,6 +23,7 @@ const (
 	kindColor
 	kindShape
 	kindSide
+	kindItems // the inventory question's: "<color> <shape>" items
 )
 
 // answerType returns the VQAv2 answer_type of answers of kind k.
@@ -381,6 +382,48 @@ func askWhichBigger(s *Scene, r *rand.Rand) (qa, bool) {
 		a, b = b, a
 	}
 	return qa{"Which is bigger, the " + a.Shape.String() + " or the " + b.Shape.String() + "?", "which", kindShape, ans.String()}, true
+}
+
+// InventoryQuestion is the question of [Config.Inventory], whose question
+// type is "what is in the" (an entry of the official list) and answer type
+// "other". Its annotators answer with the picture's items, "<color>
+// <shape>" ("red triangle"), every item by some of the ten: a multi-label
+// classification of the whole picture, scored like any VQA question
+// (min(1, n/3): with up to three items each scores 1, with four or five
+// items some score 2/3 or 1/3). It stands in for the image classification
+// (ViT on ImageNet) that ViLT's weights start from.
+const InventoryQuestion = "What is in the picture?"
+
+// inventory returns the inventory question of s and its ten answers: the
+// distinct items in an order drawn by r, the first one given by most
+// annotators (it is the multiple-choice answer), the others as evenly as
+// ten answers allow.
+func inventory(s *Scene, r *rand.Rand) (qa, []humanAnswer) {
+	var items []string
+	for _, o := range s.Objects {
+		if it := o.Color.String() + " " + o.Shape.String(); !slices.Contains(items, it) {
+			items = append(items, it)
+		}
+	}
+	slices.Sort(items)
+	r.Shuffle(len(items), func(i, j int) { items[i], items[j] = items[j], items[i] })
+	k := len(items)
+	votes := make([]int, k)
+	for i := range votes {
+		votes[i] = numAnnotators / k
+	}
+	votes[0] += numAnnotators % k
+	if k > 1 && votes[0] == votes[1] {
+		votes[0]++
+		votes[k-1]--
+	}
+	var as []humanAnswer
+	for i, it := range items {
+		for range votes[i] {
+			as = append(as, humanAnswer{it, "yes"})
+		}
+	}
+	return qa{InventoryQuestion, "what is in the", kindItems, items[0]}, as
 }
 
 // askQuestions draws up to n distinct questions about s: an answer type by

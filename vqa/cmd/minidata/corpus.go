@@ -26,6 +26,7 @@ func corpusMain(args []string, out, log io.Writer) error {
 	fs.IntVar(&o.ValScenes, "val-scenes", o.ValScenes, "pictures in val2014 (0: no val split; data/vqav2-mini's val2014 is the evaluation data)")
 	fs.IntVar(&o.ShortSide, "short-side", o.ShortSide, "shorter side of the pictures in pixels (0: COCO sizes, 640x480 and the like)")
 	fs.IntVar(&o.JPEGQuality, "quality", o.JPEGQuality, "JPEG quality 1..100")
+	fs.BoolVar(&o.Inventory, "inventory", false, "add to every picture the question \"What is in the picture?\", answered by its \"<color> <shape>\" items (a classification stage, standing in for ViT's ImageNet training)")
 	dir := fs.String("out", "", "corpus folder (default: <user cache dir>/vilt-workbook/<corpus name>)")
 	replace := fs.Bool("replace", false, "generate anew a corpus folder made by this command that has other options or is damaged")
 	if err := fs.Parse(args); err != nil {
