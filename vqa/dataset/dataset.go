@@ -37,14 +37,15 @@ type Options struct {
 	CacheImages bool
 	// QuestionTypes keeps only the questions whose annotation has one of
 	// these question types ("how many", "is there a", ...; VQAv2's
-	// question_type), before Limit; empty keeps all.
-	QuestionTypes []string
+	// question_type), and SkipQuestionTypes leaves out those of these
+	// types, before Limit; empty keeps all.
+	QuestionTypes, SkipQuestionTypes []string
 }
 
 // Keeps reports whether o keeps a question with annotation a (see
 // Options.QuestionTypes).
 func (o Options) Keeps(a vqav2.Annotation) bool {
-	return len(o.QuestionTypes) == 0 || slices.Contains(o.QuestionTypes, a.QuestionType)
+	return (len(o.QuestionTypes) == 0 || slices.Contains(o.QuestionTypes, a.QuestionType)) && !slices.Contains(o.SkipQuestionTypes, a.QuestionType)
 }
 
 // Record is one question of the dataset with its image and target.
@@ -112,10 +113,10 @@ func FromExamples(root, split string, exs []vqav2.Example, labels vqav2.LabelMap
 	if p == nil {
 		return nil, errors.New("dataset: nil processor")
 	}
-	if len(o.QuestionTypes) > 0 {
+	if len(o.QuestionTypes)+len(o.SkipQuestionTypes) > 0 {
 		exs = slices.DeleteFunc(slices.Clone(exs), func(ex vqav2.Example) bool { return !o.Keeps(ex.Annotation) })
 		if len(exs) == 0 {
-			return nil, fmt.Errorf("dataset: split %s: no questions of the question types %q in %s", split, o.QuestionTypes, vqav2.AnnotationsPath(root, split))
+			return nil, fmt.Errorf("dataset: split %s: no questions of the question types %q other than %q in %s", split, o.QuestionTypes, o.SkipQuestionTypes, vqav2.AnnotationsPath(root, split))
 		}
 	}
 	if o.Limit > 0 && o.Limit < len(exs) {

@@ -163,22 +163,25 @@ func TestLoadTargets(t *testing.T) {
 }
 
 // TestOnlyQuestionTypes: Options.QuestionTypes keeps the questions of those
-// types in file order, before Limit; a type no question has is an error
-// naming it and the annotations file.
+// types and SkipQuestionTypes leaves out those of its types, in file order,
+// before Limit; keeping no question is an error naming the types and the
+// annotations file.
 func TestOnlyQuestionTypes(t *testing.T) {
 	root := writeLayout(t, testQuestions)
 	cases := []struct {
-		types []string
-		limit int
-		want  []string
+		types, skip []string
+		limit       int
+		want        []string
 	}{
-		{nil, 0, nil}, // all of testQuestions
-		{[]string{"how many"}, 0, []string{"How many cats are there?", "How many shapes?"}},
-		{[]string{"is it"}, 1, []string{"Is it red?"}},
-		{[]string{"is it", "what is"}, 0, []string{"Is it red?", "Is it a circle?", "What is on the left?"}},
+		{nil, nil, 0, nil}, // all of testQuestions
+		{[]string{"how many"}, nil, 0, []string{"How many cats are there?", "How many shapes?"}},
+		{[]string{"is it"}, nil, 1, []string{"Is it red?"}},
+		{[]string{"is it", "what is"}, nil, 0, []string{"Is it red?", "Is it a circle?", "What is on the left?"}},
+		{nil, []string{"how many", "is it"}, 1, []string{"What color is the square?"}},
+		{[]string{"is it", "what is"}, []string{"is it"}, 0, []string{"What is on the left?"}},
 	}
 	for _, c := range cases {
-		ds, err := Load(root, "val2014", testLabels(t), testProcessor(t), Options{QuestionTypes: c.types, Limit: c.limit})
+		ds, err := Load(root, "val2014", testLabels(t), testProcessor(t), Options{QuestionTypes: c.types, SkipQuestionTypes: c.skip, Limit: c.limit})
 		if err != nil {
 			t.Fatalf("types %q: %v", c.types, err)
 		}
@@ -193,10 +196,10 @@ func TestOnlyQuestionTypes(t *testing.T) {
 			}
 		}
 		if !slices.Equal(got, want) {
-			t.Errorf("types %q, limit %d: kept %q, want %q", c.types, c.limit, got, want)
+			t.Errorf("types %q, skipping %q, limit %d: kept %q, want %q", c.types, c.skip, c.limit, got, want)
 		}
 	}
-	_, err := Load(root, "val2014", testLabels(t), testProcessor(t), Options{QuestionTypes: []string{"why"}})
+	_, err := Load(root, "val2014", testLabels(t), testProcessor(t), Options{QuestionTypes: []string{"why", "is it"}, SkipQuestionTypes: []string{"is it"}})
 	if path := vqav2.AnnotationsPath(root, "val2014"); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), `"why"`) {
 		t.Errorf("unknown question type: %v, want an error naming \"why\" and %s", err, path)
 	}

@@ -17,7 +17,8 @@ type dataFlags struct {
 	workers, prefetch  int
 	bucket, skipBroken bool
 	trimText           bool
-	questionTypes      string
+	onlyTypes          string
+	skipTypes          string
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet, split string) {
@@ -35,15 +36,18 @@ func (d *dataFlags) register(fs *flag.FlagSet, split string) {
 	fs.BoolVar(&d.trimText, "trim-text", false, "pad questions to the batch's longest (multiple of 8) instead of 40 tokens")
 }
 
-// registerOnlyTypes adds -only-question-types (vqa train's).
-func (d *dataFlags) registerOnlyTypes(fs *flag.FlagSet) {
-	fs.StringVar(&d.questionTypes, "only-question-types", "", "use only questions of these comma-separated question types (the annotations' question_type, e.g. \"how many,are there any\"; empty: all); the answer labels still come from every question, so that a curriculum's stages share one head (-keep-labels)")
+// registerQuestionTypes adds -only-question-types and
+// -skip-question-types (vqa train's).
+func (d *dataFlags) registerQuestionTypes(fs *flag.FlagSet) {
+	fs.StringVar(&d.onlyTypes, "only-question-types", "", "use only questions of these comma-separated question types (the annotations' question_type, e.g. \"how many,are there any\"; empty: all); the answer labels come from the questions used")
+	fs.StringVar(&d.skipTypes, "skip-question-types", "", "leave out questions of these comma-separated question types (e.g. \"what is in the\")")
 }
 
-// types returns the question types of -only-question-types (nil: all).
-func (d *dataFlags) types() []string {
+// splitTypes returns the question types of a comma-separated list (nil:
+// none).
+func splitTypes(list string) []string {
 	var ts []string
-	for t := range strings.SplitSeq(d.questionTypes, ",") {
+	for t := range strings.SplitSeq(list, ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			ts = append(ts, t)
 		}
@@ -53,7 +57,8 @@ func (d *dataFlags) types() []string {
 
 func (d *dataFlags) options() (dataset.Options, error) {
 	s, err := vqav2.ParseScoring(d.scoring)
-	return dataset.Options{Limit: d.limit, Scoring: s, SkipMissing: d.skipMissing, CacheImages: d.cache, QuestionTypes: d.types()}, err
+	return dataset.Options{Limit: d.limit, Scoring: s, SkipMissing: d.skipMissing, CacheImages: d.cache,
+		QuestionTypes: splitTypes(d.onlyTypes), SkipQuestionTypes: splitTypes(d.skipTypes)}, err
 }
 
 func (d *dataFlags) loaderOptions(batch int) dataset.LoaderOptions {

@@ -212,37 +212,56 @@ func TestPretrainThenFineTune(t *testing.T) {
 }
 
 // TestTrainOnlyQuestionTypes trains on two question types of the mini
-// dataset: the questions kept, the answer labels those of every question
-// (so that a curriculum's stages share one head), the types recorded among
-// the settings a resume must repeat, and a type no question has refused by
-// name.
+// dataset, and on every type but those: the questions kept, the answer
+// labels built from them alone, the types recorded among the settings a
+// resume must repeat, and keeping no question refused, naming the types.
 func TestTrainOnlyQuestionTypes(t *testing.T) {
 	root := filepath.Join(testutil.ModuleRoot(t), "data", "vqav2-mini")
 	anns, err := vqav2.ReadAnnotations(vqav2.AnnotationsPath(root, "train2014"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := 0
+	yesNo := func(a vqav2.Annotation) bool { return a.QuestionType == "are there any" || a.QuestionType == "is there a" }
+	var kept, others []vqav2.Annotation
 	for _, a := range anns {
-		if a.QuestionType == "are there any" || a.QuestionType == "is there a" {
-			want++
+		if yesNo(a) {
+			kept = append(kept, a)
+		} else {
+			others = append(others, a)
 		}
 	}
-	labels := vqav2.BuildVocab(anns, nil, 1, 0).Len()
-	out := filepath.Join(t.TempDir(), "run")
 	common := []string{"train", "-data", root, "-preset", "tiny", "-image-size", "64", "-trim-text", "-max-steps", "1", "-batch", "4", "-quiet", "-log-every", "0"}
-	code, stdout, stderr := runCLI(t, append(common, "-out", out, "-only-question-types", "are there any, is there a")...)
-	if code != 0 {
-		t.Fatalf("train: code %d\n%s\n%s", code, stdout, stderr)
+	for _, c := range []struct {
+		flag, setting string
+		anns          []vqav2.Annotation
+	}{
+		{"-only-question-types", "question_types", kept},
+		{"-skip-question-types", "skip_question_types", others},
+	} {
+		out := filepath.Join(t.TempDir(), "run")
+		code, stdout, stderr := runCLI(t, append(common, "-out", out, c.flag, "are there any, is there a")...)
+		if code != 0 {
+			t.Fatalf("train %s: code %d\n%s\n%s", c.flag, code, stdout, stderr)
+		}
+		labels := vqav2.BuildVocab(c.anns, nil, 1, 0)
+		if s := fmt.Sprintf("train2014: %d questions, %d answer labels", len(c.anns), labels.Len()); len(c.anns) == 0 || !strings.Contains(stdout, s) {
+			t.Errorf("train %s: output lacks %q:\n%s", c.flag, s, stdout)
+		}
+		cfg, err := vilt.ReadConfig(filepath.Join(out, "config.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range labels.ID2Label {
+			if cfg.ID2Label[i] != l {
+				t.Errorf("train %s: label %d is %q, want %q", c.flag, i, cfg.ID2Label[i], l)
+			}
+		}
+		saved, err := os.ReadFile(filepath.Join(out, "training.json"))
+		if want := fmt.Sprintf("%q: \"are there any,is there a\"", c.setting); err != nil || !strings.Contains(string(saved), want) {
+			t.Errorf("training.json (%v) lacks %s:\n%s", err, want, saved)
+		}
 	}
-	if s := fmt.Sprintf("train2014: %d questions, %d answer labels", want, labels); want == 0 || labels <= 2 || !strings.Contains(stdout, s) {
-		t.Errorf("train output lacks %q:\n%s", s, stdout)
-	}
-	saved, err := os.ReadFile(filepath.Join(out, "training.json"))
-	if err != nil || !strings.Contains(string(saved), `"question_types": "are there any,is there a"`) {
-		t.Errorf("training.json (%v) lacks the question types:\n%s", err, saved)
-	}
-	code, _, stderr = runCLI(t, append(common, "-out", filepath.Join(t.TempDir(), "bad"), "-only-question-types", "why")...)
+	code, _, stderr := runCLI(t, append(common, "-out", filepath.Join(t.TempDir(), "bad"), "-only-question-types", "why")...)
 	if code != 1 || !strings.Contains(stderr, `"why"`) {
 		t.Errorf("unknown question type: code %d, stderr %q; want code 1 naming \"why\"", code, stderr)
 	}

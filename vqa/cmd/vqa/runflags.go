@@ -119,8 +119,11 @@ func (r *runFlags) settings(root string, d dataFlags, examples int, proc *proces
 		"bucket": strconv.FormatBool(d.bucket), "seed": strconv.FormatUint(r.seed, 10),
 		"augment": strconv.FormatBool(r.augment),
 	}
-	if ts := d.types(); len(ts) > 0 {
+	if ts := splitTypes(d.onlyTypes); len(ts) > 0 {
 		s["question_types"] = strings.Join(ts, ",")
+	}
+	if ts := splitTypes(d.skipTypes); len(ts) > 0 {
+		s["skip_question_types"] = strings.Join(ts, ",")
 	}
 	maps.Copy(s, command)
 	return s, nil

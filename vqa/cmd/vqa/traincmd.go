@@ -38,7 +38,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"other ones is refused before anything is written. One run at a time holds the folder.", stderr)
 	var d dataFlags
 	d.register(fs, "train2014")
-	d.registerOnlyTypes(fs)
+	d.registerQuestionTypes(fs)
 	var ms modelSetup
 	ms.register(fs, "start from this checkpoint (folder or Hub id) instead of a preset")
 	fs.BoolVar(&ms.keepLabels, "keep-labels", false, "keep the checkpoint's answer labels instead of building them from the data")
@@ -338,9 +338,7 @@ func (ms modelSetup) start() string {
 // model returns the model to train: the checkpoint ms.ref (keeping its
 // labels, or with a new head for the new labels) or a preset resized by
 // ms.sizes; new labels come from ms.labelsFrom (a config.json) or the
-// split's answers, of every question type even with -only-question-types,
-// so that the stages of a curriculum over question types share one answer
-// head (-keep-labels).
+// answers of the split's questions that d keeps.
 func (ms modelSetup) model(root string, d dataFlags, stdout io.Writer) (*hfmodel.Model, error) {
 	if ms.ref != "" && ms.keepLabels {
 		m, _, err := hfmodel.Load(ms.ref, hfmodel.LoadOptions{Head: vilt.QuestionAnswering, Log: stdout})
@@ -357,6 +355,14 @@ func (ms modelSetup) model(root string, d dataFlags, stdout io.Writer) (*hfmodel
 		anns, err := vqav2.ReadAnnotations(vqav2.AnnotationsPath(root, d.split))
 		if err != nil {
 			return nil, err
+		}
+		dopts, err := d.options()
+		if err != nil {
+			return nil, err
+		}
+		anns = slices.DeleteFunc(anns, func(a vqav2.Annotation) bool { return !dopts.Keeps(a) })
+		if len(anns) == 0 && len(dopts.QuestionTypes)+len(dopts.SkipQuestionTypes) > 0 {
+			return nil, fmt.Errorf("no questions of the question types %q other than %q in %s", dopts.QuestionTypes, dopts.SkipQuestionTypes, vqav2.AnnotationsPath(root, d.split))
 		}
 		if d.limit > 0 && d.limit < len(anns) {
 			anns = anns[:d.limit]
