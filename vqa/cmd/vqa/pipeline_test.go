@@ -221,7 +221,9 @@ func TestTrainOnlyQuestionTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	yesNo := func(a vqav2.Annotation) bool { return a.QuestionType == "are there any" || a.QuestionType == "is there a" }
+	yesNo := func(a vqav2.Annotation) bool {
+		return a.QuestionType == "are there any" || a.QuestionType == "is there a"
+	}
 	var kept, others []vqav2.Annotation
 	for _, a := range anns {
 		if yesNo(a) {
