@@ -80,7 +80,11 @@ func (w *Pool) lockedIsFull() bool {
 	return w.numRunning >= w.maxParallelism+int(w.extraParallelism.Load())
 }
 
-// WaitToStart waits until there is a worker available to run the task.
+// WaitToStart runs the task in a new goroutine if a worker is available; otherwise it runs the task
+// inline, in the caller's goroutine, and returns when it is finished. It never waits for a worker:
+// callers are often pool tasks themselves (ops run by the parallel executor, fanning out chunks), and a
+// caller that held its slot while waiting for another would deadlock the pool once every slot was held
+// by such a waiter.
 //
 // If parallelism is disabled (maxParallelism is 0), it runs the task inline and returns when it is finished.
 // This is risky if one is relying on concurrency, and it can lead to deadlocks.
@@ -96,12 +100,9 @@ func (w *Pool) WaitToStart(task func()) {
 		return
 	}
 
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for w.lockedIsFull() {
-		w.cond.Wait()
+	if !w.StartIfAvailable(task) {
+		task()
 	}
-	w.lockedRunTaskInGoroutine(task)
 }
 
 // lockedRunTaskInGoroutine and keep tabs on w.numRunning.
@@ -113,7 +114,9 @@ func (w *Pool) lockedRunTaskInGoroutine(task func()) {
 		task()
 		w.mu.Lock()
 		w.numRunning--
-		w.cond.Signal()
+		// Broadcast, not Signal: a waiting Saturate must see its own tasks finish, and a Signal can wake
+		// another waiter instead.
+		w.cond.Broadcast()
 		w.mu.Unlock()
 	}()
 }
@@ -137,7 +140,8 @@ func (w *Pool) StartIfAvailable(task func()) bool {
 }
 
 // Saturate fans out as many workers as available, each running the given task.
-// It keeps spawning workers if more workers become available.
+// It keeps spawning workers if more workers become available. If no worker is available to start with,
+// it runs the task in the caller's goroutine instead of waiting for one (see WaitToStart).
 //
 // Each task is expected to keep doing work until there nothing else to be done.
 // As soon as any task finishes, it indicates there is no more need for more task, and it
@@ -164,6 +168,14 @@ func (w *Pool) Saturate(task func()) {
 	for !doneFanningOut.Load() {
 		// Check global limits and local limits (for unlimited pool)
 		if (w.IsUnlimited() && started >= limit) || (!w.IsUnlimited() && w.lockedIsFull()) {
+			if started == 0 {
+				// No worker available: run the task here rather than wait for one. The caller may be a pool
+				// task holding a slot, and if every slot is held by such a waiter, none is ever freed.
+				w.mu.Unlock()
+				task()
+				return
+			}
+			// Waiting is safe now: our started tasks will finish and wake us up (Broadcast).
 			w.cond.Wait()
 			// If we woke up because a task finished (signaled), we need to check if we are done.
 			if doneFanningOut.Load() {
