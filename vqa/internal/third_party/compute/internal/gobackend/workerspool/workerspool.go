@@ -141,7 +141,8 @@ func (w *Pool) StartIfAvailable(task func()) bool {
 
 // Saturate fans out as many workers as available, each running the given task.
 // It keeps spawning workers if more workers become available. If no worker is available to start with,
-// it runs the task in the caller's goroutine instead of waiting for one (see WaitToStart).
+// it runs the task in the caller's goroutine instead of waiting for one (see WaitToStart), and keeps
+// spawning workers from another goroutine meanwhile.
 //
 // Each task is expected to keep doing work until there nothing else to be done.
 // As soon as any task finishes, it indicates there is no more need for more task, and it
@@ -164,36 +165,53 @@ func (w *Pool) Saturate(task func()) {
 
 	w.mu.Lock()
 	started := 0
-
-	for !doneFanningOut.Load() {
-		// Check global limits and local limits (for unlimited pool)
-		if (w.IsUnlimited() && started >= limit) || (!w.IsUnlimited() && w.lockedIsFull()) {
-			if started == 0 {
-				// No worker available: run the task here rather than wait for one. The caller may be a pool
-				// task holding a slot, and if every slot is held by such a waiter, none is ever freed.
-				w.mu.Unlock()
+	// fanOut starts tasks as workers become available, until one of the tasks finishes. It is called with w.mu
+	// held. Without wait, it returns as soon as no worker is available.
+	fanOut := func(wait bool) {
+		for !doneFanningOut.Load() {
+			// Check global limits and local limits (for unlimited pool)
+			if (w.IsUnlimited() && started >= limit) || (!w.IsUnlimited() && w.lockedIsFull()) {
+				if !wait {
+					return
+				}
+				w.cond.Wait() // Woken whenever a task finishes (Broadcast), ours included.
+				continue
+			}
+			started++
+			wg.Add(1)
+			w.lockedRunTaskInGoroutine(func() {
+				defer wg.Done()
 				task()
-				return
-			}
-			// Waiting is safe now: our started tasks will finish and wake us up (Broadcast).
-			w.cond.Wait()
-			// If we woke up because a task finished (signaled), we need to check if we are done.
-			if doneFanningOut.Load() {
-				w.cond.Signal() // Propagate signal to other potential waiters
-				break
-			}
-			continue
+				doneFanningOut.Store(true)
+			})
 		}
-
-		started++
-		wg.Add(1)
-		w.lockedRunTaskInGoroutine(func() {
-			defer wg.Done()
-			task()
-			doneFanningOut.Store(true)
-		})
 	}
+	fanOut(false)
+	if started > 0 {
+		// Waiting for more workers is safe: our started tasks will finish and wake us up.
+		fanOut(true)
+		w.mu.Unlock()
+		wg.Wait()
+		return
+	}
+
+	// No worker available: run the task here rather than wait for one (the caller may be a pool task holding a
+	// slot, and if every slot is held by such a waiter, none is ever freed), while a goroutine that holds no slot
+	// goes on starting tasks as workers become available.
+	fanOutDone := make(chan struct{})
+	go func() {
+		w.mu.Lock()
+		fanOut(true)
+		w.mu.Unlock()
+		close(fanOutDone)
+	}()
 	w.mu.Unlock()
+	task()
+	w.mu.Lock()
+	doneFanningOut.Store(true)
+	w.cond.Broadcast()
+	w.mu.Unlock()
+	<-fanOutDone
 	wg.Wait()
 }
 
