@@ -29,3 +29,5 @@ require (
 	google.golang.org/protobuf v1.36.11 // indirect
 	k8s.io/klog/v2 v2.140.0 // indirect
 )
+
+replace github.com/gomlx/compute => ./vqa/internal/third_party/compute

@@ -7,8 +7,8 @@
 //  2. Otherwise, if a PJRT plugin is already installed (found in
 //     $PJRT_PLUGIN_LIBRARY_PATH, ~/.local/lib/go-xla, /usr/local/lib/go-xla or
 //     the system library path), XLA runs on it (CUDA first, then CPU).
-//  3. Otherwise the pure-Go backend runs, as [GoConfig]: its ops one after
-//     another (each op still uses every core).
+//  3. Otherwise the pure-Go backend runs, as [GoConfig]: independent ops run
+//     in parallel as tasks of its worker pool, each op using every core.
 //
 // No plugin is ever downloaded unless asked for explicitly: with
 // $VQA_XLA_INSTALL=1 (or `make xla`), [New] first installs the plugins that
@@ -19,22 +19,59 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"runtime/debug"
 	"slices"
+	"strings"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/go-xla/compute/xla"
 )
 
-// GoConfig is the configuration the pure-Go backend runs with: "go" with
-// its ops executed one after another. GoMLX's Go backend (compute v0.1.2)
-// otherwise runs independent ops as tasks of its worker pool, and an op
-// that fans out into the same pool (a matrix multiply's Saturate) waits
-// there for workers that can all be such waiting ops: training runs and
-// tests hung that way, at random, for good (goroutines parked in
-// workerspool.(*Pool).Saturate and WaitToStart). Ops run one at a time
-// never wait on the pool from inside it. $GOMLX_BACKEND=go overrides it.
-const GoConfig = gobackend.BackendName + ":ops_sequential"
+// GoConfig is the configuration the pure-Go backend runs with: "go", which
+// runs independent ops in parallel as tasks of the backend's worker pool.
+// The pool of GoMLX compute v0.1.2 could deadlock that way (an op that fans
+// out into the pool, a matrix multiply's Saturate, waited for a free worker
+// while holding one); the workbook builds against a patched copy,
+// vqa/internal/third_party/compute (PATCH.md there), through a replace in its
+// go.mod. That replace applies only when the workbook is the main module: a
+// program that imports the workbook as a library (a GoNB notebook) gets
+// v0.1.2 as released, and then GoConfig is "go:ops_sequential", its ops one
+// after another, which never waits on the pool from inside it.
+// $GOMLX_BACKEND overrides either (e.g. "go:ops_sequential").
+var GoConfig = goConfig(patchedCompute())
+
+// PatchedComputeDir is the replacement directory of github.com/gomlx/compute
+// in the workbook's go.mod, with the worker-pool fix.
+const PatchedComputeDir = "vqa/internal/third_party/compute"
+
+func goConfig(patched bool) string {
+	if patched {
+		return gobackend.BackendName
+	}
+	return gobackend.BackendName + ":ops_sequential"
+}
+
+// patchedCompute reports whether this binary was built with the workbook's
+// patched copy of github.com/gomlx/compute: the workbook is the main module
+// (its replace applies; test binaries record no dependencies), or the main
+// module replaces compute with that copy too.
+func patchedCompute() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	if info.Main.Path == "github.com/vilt-go/workbook" {
+		return true
+	}
+	for _, dep := range info.Deps {
+		if dep.Path == "github.com/gomlx/compute" {
+			return dep.Replace != nil && strings.HasSuffix(filepath.ToSlash(dep.Replace.Path), PatchedComputeDir)
+		}
+	}
+	return false
+}
 
 // InstallEnv is the environment variable that, set to "1", lets [New]
 // download and install the PJRT plugins before choosing a backend.

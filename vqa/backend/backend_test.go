@@ -56,3 +56,15 @@ func TestNewWithoutPlugin(t *testing.T) {
 		t.Errorf("notice %q, want one line naming the Go backend", notice)
 	}
 }
+
+// TestGoConfigPatched: built from this module, the workbook uses the patched
+// compute copy (the replace in go.mod), so the Go backend runs its ops in
+// parallel; without it, one after another.
+func TestGoConfigPatched(t *testing.T) {
+	if GoConfig != "go" {
+		t.Errorf("GoConfig = %q, want \"go\": is the replace of github.com/gomlx/compute => ./%s missing from go.mod?", GoConfig, PatchedComputeDir)
+	}
+	if got := goConfig(false); got != "go:ops_sequential" {
+		t.Errorf("goConfig(false) = %q, want go:ops_sequential", got)
+	}
+}
