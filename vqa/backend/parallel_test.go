@@ -1,3 +1,9 @@
+// The race detector's pointer checks (checkptr) stop compute's AVX-512 matrix
+// packing, upstream code that runs the same way with sequential ops; this
+// deadlock test runs in the plain test pass.
+
+//go:build !race
+
 package backend
 
 import (
