@@ -31,11 +31,11 @@ race:
 ## worker pool passes the race detector with the deadlock reproducers repeated, and the workbook's end-to-end
 ## parallel-executor test passes
 COMPUTE_DIR := vqa/internal/third_party/compute
+# The race pass skips TestPool_Saturate: its "more than one task started" can lose a timing race under -race (in
+# v0.1.2 too: the first task may finish before the second starts); it runs in the plain pass.
 test-compute:
 	scripts/compute-patch.sh -check
 	cd $(COMPUTE_DIR) && $(GO) test -count=1 -timeout 20m ./...
-	# Under -race, TestPool_Saturate's "more than one task started" can lose a timing race (in v0.1.2 too: its first
-	# task may finish before the second starts); it runs in the plain pass above.
 	cd $(COMPUTE_DIR) && $(GO) test -count=3 -race -skip 'TestPool_Saturate$$' -timeout 10m ./internal/gobackend/workerspool/
 	$(GO) test -count=1 -run 'TestGoParallelOpsNoDeadlock|TestGoConfigPatched' -v ./vqa/backend/
 
