@@ -11,9 +11,7 @@ PYTHON ?= /usr/bin/python3
 ## test: vet, all tests (race detector on the concurrent packages), the patched compute copy's own tests, every notebook executed
 test: vet unit race test-compute notebooks
 
-# The patched copy of github.com/gomlx/compute (vqa/internal/third_party/compute) is upstream code, left as
-# released but for its PATCH.md: not gofmt'ed here.
-GOFMT_LIST := gofmt -l vqa data notebooks kernel | grep -v '^vqa/internal/third_party/'
+GOFMT_LIST := gofmt -l vqa data notebooks kernel
 vet:
 	@test -z "$$($(GOFMT_LIST))" || { echo "gofmt needed:"; $(GOFMT_LIST); exit 1; }
 	$(GO) vet ./...

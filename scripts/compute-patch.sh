@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints the unified diff of the patched copy of github.com/gomlx/compute
 # (vqa/internal/third_party/compute, PATCH.md excluded) against the released
-# version named in PATCH.md, from the Go module cache (`go mod download`).
+# version named in PATCH.md, from the Go module cache (`go mod download`),
+# gofmt-formatted as the copy is (14 upstream files are not gofmt-clean).
 # With -check, compares it with the diff in PATCH.md instead and fails if
 # they differ: the copy holds exactly the documented change.
 set -euo pipefail
@@ -13,6 +14,7 @@ test -d "$upstream" || { echo "github.com/gomlx/compute@$version not in the modu
 tmp=$(mktemp -d)
 trap 'chmod -R u+w "$tmp"; rm -rf "$tmp"' EXIT
 cp -r "$upstream" "$tmp/a" && cp -r "$copy" "$tmp/b" && rm -f "$tmp/b/PATCH.md" && chmod -R u+w "$tmp"
+gofmt -w "$tmp/a"
 diff=$(cd "$tmp" && git -c core.quotepath=off diff --no-index --no-prefix a b || true)
 if [ "${1:-}" = -check ]; then
 	documented=$(awk '/^```diff$/ { on = 1; next } /^```$/ { on = 0 } on' "$copy/PATCH.md")
