@@ -118,8 +118,19 @@ const (
 	planRestart
 )
 
+// CheckFolder tells early, before the data is loaded, whether [Run] would
+// refuse dir for what it holds whatever the run's settings: files of
+// something other than a training folder (an error wrapping
+// [ErrFolderTaken]; force allows it, as [Config.Force]). It changes
+// nothing; Run checks again, with the settings, under the folder's lock.
+func CheckFolder(dir string, force bool) error {
+	_, err := checkFolder(dir, nil, force)
+	return err
+}
+
 // checkFolder reads dir, changing nothing, and decides what a run with
-// settings may do there (see [Config.Force]).
+// settings may do there (see [Config.Force]); nil settings are not
+// compared with the saved ones.
 func checkFolder(dir string, settings map[string]string, force bool) (folderPlan, error) {
 	st, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -157,6 +168,9 @@ func checkFolder(dir string, settings map[string]string, force bool) (folderPlan
 	}
 	if !hfmodel.HasCheckpoints(dir) {
 		return planFresh, nil // nothing saved depends on the old settings
+	}
+	if settings == nil {
+		return planResume, nil // CheckFolder: the settings are Run's to compare
 	}
 	diff := diffSettings(saved, settings)
 	switch {

@@ -7,11 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/vilt-go/workbook/data"
 	"github.com/vilt-go/workbook/vqa/hub"
 	"github.com/vilt-go/workbook/vqa/imageproc"
+	"github.com/vilt-go/workbook/vqa/internal/fslock"
 	"github.com/vilt-go/workbook/vqa/internal/safefile"
 	"github.com/vilt-go/workbook/vqa/processor"
 	"github.com/vilt-go/workbook/vqa/repo"
@@ -122,7 +124,8 @@ func modelFiles(modelRef string) []string {
 
 // checkOutDir refuses, unless force, an output folder that exists and is
 // not empty: a command writes only into a folder it creates, so that
-// nothing of the user's is overwritten. The error names the flag.
+// nothing of the user's is overwritten. The lock file of package fslock
+// does not count. The error names the flag.
 func checkOutDir(flagName, dir string, force bool) error {
 	st, err := os.Stat(dir)
 	switch {
@@ -137,6 +140,7 @@ func checkOutDir(flagName, dir string, force bool) error {
 	if err != nil {
 		return fmt.Errorf("-%s %s: %w", flagName, dir, err)
 	}
+	entries = slices.DeleteFunc(entries, func(e fs.DirEntry) bool { return e.Name() == fslock.FileName })
 	if len(entries) == 0 || force {
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 
 	"github.com/vilt-go/workbook/vqa/hfmodel"
+	"github.com/vilt-go/workbook/vqa/internal/fslock"
 )
 
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -27,6 +28,16 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *modelRef == "" || *out == "" {
 		return errors.New("give -model and -out")
 	}
+	if err := checkOutDir("out", *out, *force); err != nil {
+		return err
+	}
+	lock, err := fslock.Acquire(*out, "vqa export into "+*out)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer lock.Release()
+	// Checked again under the lock, against an export that wrote there
+	// between the first check and the lock.
 	if err := checkOutDir("out", *out, *force); err != nil {
 		return err
 	}

@@ -43,6 +43,9 @@ func TestTrainRefusesModelFolder(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "not a training folder") || !strings.Contains(stderr, "-force") {
 		t.Errorf("train into a model folder: code %d, stderr %q; want 1, naming -force\n%s", code, stderr, stdout)
 	}
+	if strings.Contains(stdout, "questions") {
+		t.Errorf("train into a model folder loaded the data before refusing the folder:\n%s", stdout)
+	}
 	testutil.CheckUnchanged(t, "train into a model folder", before, testutil.Snapshot(t, dir))
 	if code, _, stderr := runCLI(t, trainArgs(t, dir, "-force")...); code != 0 {
 		t.Errorf("train -force: code %d\n%s", code, stderr)
@@ -171,6 +174,28 @@ func TestExportRefusesFolder(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(dir, ".*tmp*"))
 	if len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// TestExportLocked exports into a folder another holder has locked: exit
+// 1 naming the holder, nothing written; once released, the export goes
+// through.
+func TestExportLocked(t *testing.T) {
+	src := filepath.Join(testutil.ModuleRoot(t), "data", defaultModel)
+	out := filepath.Join(t.TempDir(), "export")
+	lock, err := fslock.Acquire(out, "another vqa export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := testutil.Snapshot(t, out)
+	code, _, stderr := runCLI(t, "export", "-model", src, "-out", out)
+	if code != 1 || !strings.Contains(stderr, "in use by another vqa export") {
+		t.Errorf("export into a locked folder: code %d, stderr %q; want 1 naming the holder", code, stderr)
+	}
+	testutil.CheckUnchanged(t, "locked folder", before, testutil.Snapshot(t, out))
+	lock.Release()
+	if code, _, stderr := runCLI(t, "export", "-model", src, "-out", out); code != 0 {
+		t.Errorf("export once the lock is released: code %d\n%s", code, stderr)
 	}
 }
 

@@ -45,6 +45,9 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	ms.seed, po.Seed = rf.seed, rf.seed
+	if err := rf.checkOut(); err != nil {
+		return err
+	}
 	if err := ms.checkStart("pretrain"); err != nil {
 		return err
 	}

@@ -71,6 +71,23 @@ func (r *runFlags) register(fs *flag.FlagSet, out string, batch int, lr float64)
 	fs.StringVar(&r.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 }
 
+// checkOut refuses -out before anything is loaded when the run would be
+// refused it whatever its settings (see train.CheckFolder).
+func (r *runFlags) checkOut() error {
+	if err := train.CheckFolder(r.out, r.force); err != nil {
+		return forceHint(err)
+	}
+	return nil
+}
+
+// forceHint adds where -force is explained to a refusal of the folder.
+func forceHint(err error) error {
+	if errors.Is(err, train.ErrFolderTaken) {
+		return fmt.Errorf("%w (-force overrides this: see -help)", err)
+	}
+	return err
+}
+
 // loaderOptions completes the data flags' loader options of the training
 // data with the batch size, the shuffling and the augmentation.
 func (r *runFlags) loaderOptions(d dataFlags) (dataset.LoaderOptions, error) {
@@ -153,10 +170,8 @@ func (r *runFlags) train(ctx context.Context, b compute.Backend, m *hfmodel.Mode
 	switch {
 	case errors.Is(err, context.Canceled):
 		return res, fmt.Errorf("%w; checkpoint saved in %s: run the same command again to resume", err, r.out)
-	case errors.Is(err, train.ErrFolderTaken):
-		return res, fmt.Errorf("%w (-force overrides this: see -help)", err)
 	case err != nil:
-		return res, err
+		return res, forceHint(err)
 	}
 	fmt.Fprintf(stdout, "trained to step %d in %s (%.2f examples/s after the first step)\n", res.Steps, res.Elapsed.Round(time.Second), res.ExamplesPerSecond)
 	if err := exportLocked(m, r.out); err != nil {

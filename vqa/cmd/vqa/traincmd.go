@@ -54,6 +54,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	ms.seed = rf.seed
+	if err := rf.checkOut(); err != nil {
+		return err
+	}
 	stop, err := rf.startProfile()
 	if err != nil {
 		return err
@@ -75,7 +78,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := ms.checkStart("train"); err != nil {
 		return err
 	}
-	m, err := ms.model(root, d, stdout)
+	m, err := ms.model(root, d.split, dopts, stdout)
 	if err != nil {
 		return err
 	}
@@ -338,8 +341,9 @@ func (ms modelSetup) start() string {
 // model returns the model to train: the checkpoint ms.ref (keeping its
 // labels, or with a new head for the new labels) or a preset resized by
 // ms.sizes; new labels come from ms.labelsFrom (a config.json) or the
-// answers of the split's questions that d keeps.
-func (ms modelSetup) model(root string, d dataFlags, stdout io.Writer) (*hfmodel.Model, error) {
+// answers of the split's questions that dopts keeps (its question types,
+// then its limit).
+func (ms modelSetup) model(root, split string, dopts dataset.Options, stdout io.Writer) (*hfmodel.Model, error) {
 	if ms.ref != "" && ms.keepLabels {
 		m, _, err := hfmodel.Load(ms.ref, hfmodel.LoadOptions{Head: vilt.QuestionAnswering, Log: stdout})
 		return m, err
@@ -352,20 +356,16 @@ func (ms modelSetup) model(root string, d dataFlags, stdout io.Writer) (*hfmodel
 		}
 		labels = lm.ID2Label
 	} else {
-		anns, err := vqav2.ReadAnnotations(vqav2.AnnotationsPath(root, d.split))
-		if err != nil {
-			return nil, err
-		}
-		dopts, err := d.options()
+		anns, err := vqav2.ReadAnnotations(vqav2.AnnotationsPath(root, split))
 		if err != nil {
 			return nil, err
 		}
 		anns = slices.DeleteFunc(anns, func(a vqav2.Annotation) bool { return !dopts.Keeps(a) })
 		if len(anns) == 0 && len(dopts.QuestionTypes)+len(dopts.SkipQuestionTypes) > 0 {
-			return nil, fmt.Errorf("no questions of the question types %q other than %q in %s", dopts.QuestionTypes, dopts.SkipQuestionTypes, vqav2.AnnotationsPath(root, d.split))
+			return nil, fmt.Errorf("no questions of the question types %q other than %q in %s", dopts.QuestionTypes, dopts.SkipQuestionTypes, vqav2.AnnotationsPath(root, split))
 		}
-		if d.limit > 0 && d.limit < len(anns) {
-			anns = anns[:d.limit]
+		if dopts.Limit > 0 && dopts.Limit < len(anns) {
+			anns = anns[:dopts.Limit]
 		}
 		labels = vqav2.BuildVocab(anns, nil, ms.minCount, ms.topK).ID2Label
 	}
