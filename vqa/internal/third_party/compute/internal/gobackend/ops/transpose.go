@@ -6,9 +6,6 @@ import (
 	"slices"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/dtypes/bfloat16"
-	"github.com/gomlx/compute/dtypes/float16"
 	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/gomlx/compute/shapeinference"
 	"github.com/gomlx/compute/shapes"
@@ -43,11 +40,6 @@ func Transpose(f *gobackend.Function, operandValue compute.Value, permutations .
 // gobackend:dtypemap execTransposeGeneric ints,uints,floats,half,bool
 var TransposeDTypeMap = gobackend.NewDTypeMap("Transpose")
 
-func init() {
-	TransposeDTypeMap.Register(dtypes.Float16, gobackend.PriorityTyped, execTransposeFloat16)
-	TransposeDTypeMap.Register(dtypes.BFloat16, gobackend.PriorityTyped, execTransposeBFloat16)
-}
-
 // execTranspose implements Transpose.
 // The output will have: output.Shape.Dimension[ii] = operand.Shape.Dimension[permutations[i]].
 //
@@ -68,14 +60,13 @@ func execTranspose(backend *gobackend.Backend, node *gobackend.Node, inputs []*g
 	if err != nil {
 		return nil, err
 	}
-	merged := &TransposeIterator{dimensions: dims, perAxisStrides: outStrides}
 	dtype := node.Shape.DType
 	tmpAny, tmpErr := TransposeDTypeMap.Get(dtype)
 	if tmpErr != nil {
 		panic(tmpErr)
 	}
-	transposeFn := tmpAny.(func(operand, output *gobackend.Buffer, it *TransposeIterator))
-	transposeFn(operand, output, merged)
+	transposeFn := tmpAny.(func(operand, output *gobackend.Buffer, dims, outStrides []int))
+	transposeFn(operand, output, dims, outStrides)
 	return output, nil
 }
 
@@ -246,16 +237,8 @@ func (it *TransposeIterator) Next() int {
 	return nextFlatIdx
 }
 
-// execTransposeGeneric and the typed variants below get the merged axes
-// (see mergeTransposeAxes) in it.dimensions and it.perAxisStrides.
-func execTransposeGeneric[T gobackend.SupportedTypesConstraints](operand, output *gobackend.Buffer, it *TransposeIterator) {
-	transposeBlocks(operand.Flat.([]T), output.Flat.([]T), it.dimensions, it.perAxisStrides)
-}
-
-func execTransposeFloat16(operand, output *gobackend.Buffer, it *TransposeIterator) {
-	transposeBlocks(operand.Flat.([]float16.Float16), output.Flat.([]float16.Float16), it.dimensions, it.perAxisStrides)
-}
-
-func execTransposeBFloat16(operand, output *gobackend.Buffer, it *TransposeIterator) {
-	transposeBlocks(operand.Flat.([]bfloat16.BFloat16), output.Flat.([]bfloat16.BFloat16), it.dimensions, it.perAxisStrides)
+// execTransposeGeneric transposes operand into output along the merged axes
+// dims, each moving by outStrides in the output (see mergeTransposeAxes).
+func execTransposeGeneric[T gobackend.SupportedTypesConstraints](operand, output *gobackend.Buffer, dims, outStrides []int) {
+	transposeBlocks(operand.Flat.([]T), output.Flat.([]T), dims, outStrides)
 }
