@@ -87,7 +87,7 @@ func avx512RouterFloat32( //alt:f32
 	}
 
 	// Use the efficient large matrix version:
-	avx512LargeFloat32( //alt:f32
+	avx512LargeAsmFloat32( //alt:f32
 		//alt:bf16 avx512LargeBFloat16(
 		//alt:f16 avx512LargeFloat16(
 		//alt:f64 avx512LargeFloat64(

@@ -92,7 +92,7 @@ func avx512RouterBFloat16( //alt:bf16
 	}
 
 	// Use the efficient large matrix version:
-	//alt:f32 avx512LargeFloat32(
+	//alt:f32 avx512LargeAsmFloat32(
 	avx512LargeBFloat16( //alt:bf16
 		//alt:f16  avx512LargeFloat16(
 		//alt:f64  avx512LargeFloat64(

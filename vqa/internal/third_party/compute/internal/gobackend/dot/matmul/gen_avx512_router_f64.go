@@ -92,7 +92,7 @@ func avx512RouterFloat64( //alt:f64
 	}
 
 	// Use the efficient large matrix version:
-	//alt:f32 avx512LargeFloat32(
+	//alt:f32 avx512LargeAsmFloat32(
 	//alt:bf16  avx512LargeBFloat16(
 	//alt:f16  avx512LargeFloat16(
 	avx512LargeFloat64( //alt:f64
