@@ -227,17 +227,22 @@ func check(t *testing.T, key string, got, want []float32, tol float64) {
 	}
 }
 
-// checkGrad compares the gradient of the parameter key with PyTorch's: within
-// tolGradRel of the reference's largest magnitude, or tolKeyBiasAbs for the
-// key biases (mathematically zero).
+// checkGrad compares the gradient of the parameter key with PyTorch's:
+// within tolGradRel of the reference's largest magnitude. The key biases'
+// gradients are mathematically zero (fixture README): both sides hold only
+// float32 rounding noise, so ours is compared with zero, the true value,
+// within tolKeyBiasAbs or, where PyTorch's own noise is larger than half of
+// that, twice PyTorch's noise (itr32's reference holds 7.9e-9: two noises
+// of that size can differ by more than tolKeyBiasAbs). A key bias that
+// reached the output would have a gradient of the other biases' size.
 func checkGrad(t *testing.T, key string, got, ref []float32) {
 	t.Helper()
-	tol := tolKeyBiasAbs
-	if !strings.HasSuffix(key, ".key.bias") {
-		_, maxRef := maxAbsDiff(ref, ref)
-		tol = tolGradRel * maxRef
+	_, maxRef := maxAbsDiff(ref, ref)
+	if strings.HasSuffix(key, ".key.bias") {
+		check(t, "grad "+key, got, make([]float32, len(got)), max(tolKeyBiasAbs, 2*maxRef))
+		return
 	}
-	check(t, "grad "+key, got, ref, tol)
+	check(t, "grad "+key, got, ref, tolGradRel*maxRef)
 }
 
 // TestParityForward compares embeddings, every hidden state, attentions.0,

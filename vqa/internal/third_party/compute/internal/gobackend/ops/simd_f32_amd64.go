@@ -39,6 +39,10 @@ func registerSIMDFloat32() {
 	gobackend.SetNodeExecutor(compute.OpTypeDiv, gobackend.PriorityArch, simdBinaryExecutor(simdOpDiv, execDiv))
 	gobackend.SetNodeExecutor(compute.OpTypeAbs, gobackend.PriorityArch, simdUnaryExecutor(simdAbsFloat32, execAbs))
 	gobackend.SetNodeExecutor(compute.OpTypeSqrt, gobackend.PriorityArch, simdUnaryExecutor(simdSqrtFloat32, execSqrt))
+	// Erf, Exp and Neg: simd_erf_f32_amd64.go (Erf and Exp are approximations, within about 1 ulp, not bitwise).
+	gobackend.SetNodeExecutor(compute.OpTypeNeg, gobackend.PriorityArch, simdUnaryExecutor(simdNegFloat32, execNeg))
+	gobackend.SetNodeExecutor(compute.OpTypeExp, gobackend.PriorityArch, simdUnaryParallelExecutor(simdExpFloat32, execExp))
+	gobackend.SetNodeExecutor(compute.OpTypeErf, gobackend.PriorityArch, simdUnaryParallelExecutor(simdErfFloat32, execErf))
 	gobackend.SetNodeExecutor(compute.OpTypeReduceSum, gobackend.PriorityArch, simdReduceExecutor)
 	gobackend.SetNodeExecutor(compute.OpTypeReduceMax, gobackend.PriorityArch, simdReduceExecutor)
 }
