@@ -203,10 +203,10 @@ bench-loop:
 ## (user cache), pre-training on its captions -> data/vilt-tiny-mlm, fine-tuning on its questions ->
 ## data/vilt-tiny-finetuned-vqa, each scored on data/vqav2-mini's val2014
 TINY_RUN ?= $(or $(TMPDIR),/tmp)/vilt-tiny-run
-TINY_CORPUS_FLAGS ?= -scenes 8000 -short-side 96
-TINY_COMMON_FLAGS ?= -preset tiny -patch 16 -init-range 0.2 -image-size 96 -trim-text -cache-images -batch 32 -lr 1e-3 -decay -checkpoint-every 250 -log-every 100 -quiet
+TINY_CORPUS_FLAGS ?= -scenes 8000 -short-side 96 -inventory
+TINY_COMMON_FLAGS ?= -preset tiny -patch 16 -layers 4 -mlp 384 -init-range 0.2 -image-size 96 -trim-text -cache-images -batch 32 -lr 1e-3 -decay -checkpoint-every 500 -log-every 100 -quiet
 TINY_PRETRAIN_FLAGS ?= $(TINY_COMMON_FLAGS) -warmup 0.05 -epochs 1
-TINY_FINETUNE_FLAGS ?= -image-size 96 -trim-text -cache-images -batch 32 -lr 1e-3 -decay -checkpoint-every 250 -log-every 100 -quiet -warmup 0.1 -epochs 1 -limit 48000 -eval val2014 -eval-data data/vqav2-mini -eval-every 250
+TINY_FINETUNE_FLAGS ?= -image-size 96 -trim-text -cache-images -batch 32 -lr 1e-3 -decay -checkpoint-every 500 -log-every 100 -quiet -warmup 0.05 -epochs 4 -eval val2014 -eval-data data/vqav2-mini -eval-every 500
 .PHONY: tiny-models
 tiny-models:
 	rm -rf $(TINY_RUN) && mkdir -p $(TINY_RUN)

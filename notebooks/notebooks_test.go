@@ -286,7 +286,7 @@ func notebookNames(t *testing.T) []string {
 func TestSaved(t *testing.T) {
 	outputs := map[string]string{}
 	defer func() { checkSavedLoaded(t, outputs) }()
-	setup := regexp.MustCompile(`^!\*go mod edit -require=github\.com/vilt-go/workbook@v0\.0\.0 -require=github\.com/janpfeifer/must@v0\.2\.0 -replace=github\.com/vilt-go/workbook=\$\(cd "\$GONB_DIR/\.\." && pwd\)$`)
+	setup := regexp.MustCompile(`^!\*go mod edit -require=github\.com/vilt-go/workbook@v0\.0\.0 -require=github\.com/janpfeifer/must@v0\.2\.0 -replace=github\.com/vilt-go/workbook=\$\(cd "\$GONB_DIR/\.\." && pwd\) -replace=github\.com/gomlx/compute=\$\(cd "\$GONB_DIR/\.\." && pwd\)/vqa/internal/third_party/compute$`)
 	for _, name := range notebookNames(t) {
 		t.Run(strings.TrimSuffix(name, ".ipynb"), func(t *testing.T) {
 			want, ok := expected[name]
