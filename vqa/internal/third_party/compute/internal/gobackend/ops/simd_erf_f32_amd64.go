@@ -8,7 +8,6 @@ import (
 	"simd/archsimd"
 	"sync"
 
-	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/internal/gobackend"
 )
 
@@ -194,19 +193,4 @@ func SIMDParallelFloat32(backend *gobackend.Backend, input, output []float32, fn
 		})
 	}
 	wg.Wait()
-}
-
-// simdUnaryParallelExecutor is simdUnaryExecutor with fn run by SIMDParallelFloat32.
-func simdUnaryParallelExecutor(fn func(input, output []float32), generic gobackend.NodeExecutor) gobackend.NodeExecutor {
-	return func(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
-		if inputs[0].RawShape.DType != dtypes.Float32 {
-			return generic(backend, node, inputs, inputsOwned)
-		}
-		input, output, err := unaryOperandAndOutput(backend, inputs, inputsOwned)
-		if err != nil {
-			return nil, err
-		}
-		SIMDParallelFloat32(backend, input.Flat.([]float32), output.Flat.([]float32), fn)
-		return output, nil
-	}
 }

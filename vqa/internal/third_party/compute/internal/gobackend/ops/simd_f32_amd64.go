@@ -37,12 +37,12 @@ func registerSIMDFloat32() {
 	gobackend.SetNodeExecutor(compute.OpTypeSub, gobackend.PriorityArch, simdBinaryExecutor(simdOpSub, execSub))
 	gobackend.SetNodeExecutor(compute.OpTypeMul, gobackend.PriorityArch, simdBinaryExecutor(simdOpMul, execMul))
 	gobackend.SetNodeExecutor(compute.OpTypeDiv, gobackend.PriorityArch, simdBinaryExecutor(simdOpDiv, execDiv))
-	gobackend.SetNodeExecutor(compute.OpTypeAbs, gobackend.PriorityArch, simdUnaryExecutor(simdAbsFloat32, execAbs))
-	gobackend.SetNodeExecutor(compute.OpTypeSqrt, gobackend.PriorityArch, simdUnaryExecutor(simdSqrtFloat32, execSqrt))
+	gobackend.SetNodeExecutor(compute.OpTypeAbs, gobackend.PriorityArch, simdUnaryExecutor(simdAbsFloat32, false, execAbs))
+	gobackend.SetNodeExecutor(compute.OpTypeSqrt, gobackend.PriorityArch, simdUnaryExecutor(simdSqrtFloat32, false, execSqrt))
 	// Erf, Exp and Neg: simd_erf_f32_amd64.go (Erf and Exp are approximations, within about 1 ulp, not bitwise).
-	gobackend.SetNodeExecutor(compute.OpTypeNeg, gobackend.PriorityArch, simdUnaryExecutor(simdNegFloat32, execNeg))
-	gobackend.SetNodeExecutor(compute.OpTypeExp, gobackend.PriorityArch, simdUnaryParallelExecutor(simdExpFloat32, execExp))
-	gobackend.SetNodeExecutor(compute.OpTypeErf, gobackend.PriorityArch, simdUnaryParallelExecutor(simdErfFloat32, execErf))
+	gobackend.SetNodeExecutor(compute.OpTypeNeg, gobackend.PriorityArch, simdUnaryExecutor(simdNegFloat32, false, execNeg))
+	gobackend.SetNodeExecutor(compute.OpTypeExp, gobackend.PriorityArch, simdUnaryExecutor(simdExpFloat32, true, execExp))
+	gobackend.SetNodeExecutor(compute.OpTypeErf, gobackend.PriorityArch, simdUnaryExecutor(simdErfFloat32, true, execErf))
 	gobackend.SetNodeExecutor(compute.OpTypeReduceSum, gobackend.PriorityArch, simdReduceExecutor)
 	gobackend.SetNodeExecutor(compute.OpTypeReduceMax, gobackend.PriorityArch, simdReduceExecutor)
 }
@@ -283,8 +283,9 @@ func simdBinarySV(op simdBinaryOp, c float32, rhs []float32, output []float32) {
 }
 
 // simdUnaryExecutor returns the executor of a unary op with the float32 kernel fn, which calls generic for other
-// dtypes.
-func simdUnaryExecutor(fn func(input, output []float32), generic gobackend.NodeExecutor) gobackend.NodeExecutor {
+// dtypes. With parallel, fn runs on chunks of the operand through SIMDParallelFloat32 (for kernels costly enough
+// per element to gain from it).
+func simdUnaryExecutor(fn func(input, output []float32), parallel bool, generic gobackend.NodeExecutor) gobackend.NodeExecutor {
 	return func(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
 		if inputs[0].RawShape.DType != dtypes.Float32 {
 			return generic(backend, node, inputs, inputsOwned)
@@ -293,7 +294,11 @@ func simdUnaryExecutor(fn func(input, output []float32), generic gobackend.NodeE
 		if err != nil {
 			return nil, err
 		}
-		fn(input.Flat.([]float32), output.Flat.([]float32))
+		if parallel {
+			SIMDParallelFloat32(backend, input.Flat.([]float32), output.Flat.([]float32), fn)
+		} else {
+			fn(input.Flat.([]float32), output.Flat.([]float32))
+		}
 		return output, nil
 	}
 }
