@@ -247,7 +247,9 @@ func (e *Executable) Execute(inputs []compute.Buffer, donate []bool, _ compute.D
 
 	// Delegate to FunctionExecutable
 	// Main function doesn't have captured values, so pass nil for both
+	execution := e.backend.bufferPool.beginExecution()
 	outputs, err := e.mainFn.Execute(e.backend, bufInputs, donate, nil, nil, spec)
+	e.backend.bufferPool.trim(execution)
 	if err != nil {
 		return nil, err
 	}

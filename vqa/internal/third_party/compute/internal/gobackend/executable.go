@@ -3,6 +3,7 @@
 package gobackend
 
 import (
+	"container/heap"
 	"sync"
 	"sync/atomic"
 
@@ -28,6 +29,9 @@ type FunctionExecutable struct {
 	// Schedule represents the order in which nodes should be executed.
 	// This should be optimized to minimize the latency/temporary memory.
 	Schedule []int
+
+	// SchedulePosition is the position in Schedule of each node (by idx), -1 for nodes not in it.
+	SchedulePosition []int
 
 	// NumUses tracks how many times each node's result is used (indexed by idx).
 	NumUses []int
@@ -101,6 +105,13 @@ func newFunctionExecutable(f *Function) (*FunctionExecutable, error) {
 	}
 
 	fe.InitSchedule()
+	fe.SchedulePosition = make([]int, numNodesToProcess)
+	for i := range fe.SchedulePosition {
+		fe.SchedulePosition[i] = -1
+	}
+	for position, nodeIdx := range fe.Schedule {
+		fe.SchedulePosition[nodeIdx] = position
+	}
 
 	if klog.V(1).Enabled() {
 		klog.Infof("* Compiling function %q: estimated max temporary memory: %s\n",
@@ -314,111 +325,117 @@ func (fe *FunctionExecutable) executeSequentially(backend *Backend, execBuf *fun
 	return nil
 }
 
-// executeParallel executes nodes in parallel based on dependency graph.
+// parallelWindow bounds how far ahead of the schedule the parallel executor runs: a ready node starts only if
+// its position in fe.Schedule is less than parallelWindow past the earliest node not yet finished. Without the
+// bound, an op whose inputs are ready early but whose result is needed late (a backward-pass transpose of a
+// forward activation) runs at once and its result is held until the end, which raised the peak memory of a
+// ViLT-B/32 training step by a quarter.
+const parallelWindow = 64
+
+// executeParallel executes nodes in parallel based on dependency graph, in schedule order within a window of
+// parallelWindow nodes.
 func (fe *FunctionExecutable) executeParallel(backend *Backend, execBuf *funcExecBuffers, spec *ShapeSpecialization) error {
 	var (
-		readyToExecute chan int
-		collectErrors  []error
-		execMu         sync.Mutex
+		mu            sync.Mutex
+		cond          = sync.NewCond(&mu)
+		ready         positionHeap // positions in fe.Schedule of nodes whose inputs are all computed
+		done          = make([]bool, len(fe.Schedule))
+		frontier      int // the first position not done
+		remaining     int // nodes to complete
+		collectErrors []error
 	)
-	readyToExecute = make(chan int, fe.NumNodesToProcess+10)
-	stopExecutionFn := sync.OnceFunc(func() { close(readyToExecute) })
-
-	expected := 0
-	completed := 0
-
-	// Count expected nodes and initialize dependencies
-	// Dependencies include both regular inputs and captured inputs
-	for _, nodeIdx := range fe.Schedule {
-		if fe.NumUses[nodeIdx] > 0 {
-			expected++
-			node := fe.Function.Nodes[nodeIdx]
-			// Total dependencies = regular inputs + all captured inputs across closures
-			totalCaptured := 0
-			for _, closureCaptures := range node.CapturedInputs {
-				totalCaptured += len(closureCaptures)
-			}
-			execBuf.remainingDeps[nodeIdx] = len(node.Inputs) + totalCaptured
-			if execBuf.remainingDeps[nodeIdx] == 0 {
-				readyToExecute <- nodeIdx
-			}
+	markDone := func(position int) {
+		done[position] = true
+		for frontier < len(done) && done[frontier] {
+			frontier++
 		}
 	}
 
-	appendErrorFn := func(err error) {
-		execMu.Lock()
-		defer execMu.Unlock()
-		collectErrors = append(collectErrors, err)
-		stopExecutionFn()
+	// Dependencies include both regular inputs and captured inputs.
+	for position, nodeIdx := range fe.Schedule {
+		if fe.NumUses[nodeIdx] == 0 {
+			done[position] = true
+			continue
+		}
+		remaining++
+		node := fe.Function.Nodes[nodeIdx]
+		totalCaptured := 0
+		for _, closureCaptures := range node.CapturedInputs {
+			totalCaptured += len(closureCaptures)
+		}
+		execBuf.remainingDeps[nodeIdx] = len(node.Inputs) + totalCaptured
+		if execBuf.remainingDeps[nodeIdx] == 0 {
+			heap.Push(&ready, position)
+		}
+	}
+	for frontier < len(done) && done[frontier] {
+		frontier++
+	}
+
+	// release queues the dependents of a node that became ready; complete marks a node (and its outputs, for a
+	// multi-output node) done. Both are called with mu held.
+	release := func(nodeIdx int) {
+		for _, depIdx := range fe.Dependents[nodeIdx] {
+			execBuf.remainingDeps[depIdx]--
+			if execBuf.remainingDeps[depIdx] == 0 {
+				heap.Push(&ready, fe.SchedulePosition[depIdx])
+			}
+		}
+	}
+	complete := func(position int, node *Node) {
+		remaining--
+		markDone(position)
+		if node.IsMultiOutputs() {
+			// The outputs of a multi-output node are done with it.
+			for _, outputNode := range node.MultiOutputsNodes {
+				outputIdx := outputNode.Index
+				if outputIdx >= fe.NumNodesToProcess || fe.NumUses[outputIdx] == 0 {
+					continue
+				}
+				remaining--
+				markDone(fe.SchedulePosition[outputIdx])
+				release(outputIdx)
+			}
+		} else {
+			release(node.Index)
+		}
+		cond.Broadcast()
 	}
 
 	var wg sync.WaitGroup
-	for nodeIdx := range readyToExecute {
-		// Closure that executes one node.
-		nodeExecFn := func() {
-			defer wg.Done()
-			node := fe.Function.Nodes[nodeIdx]
-			if spec != nil {
-				node = spec.resolvedNodes[nodeIdx]
-			}
-
-			defer func(nodeIdx int) {
-				execMu.Lock()
-				defer execMu.Unlock()
-				if len(collectErrors) > 0 {
-					return
-				}
-				completed++
-				if completed == expected {
-					stopExecutionFn()
-					return
-				}
-
-				if node.IsMultiOutputs() {
-					// Handle multi-output nodes: update dependents of each output.
-					for _, outputNode := range node.MultiOutputsNodes {
-						outputIdx := outputNode.Index
-						if outputIdx >= fe.NumNodesToProcess || fe.NumUses[outputIdx] == 0 {
-							continue
-						}
-						completed++
-						if completed == expected {
-							stopExecutionFn()
-							return
-						}
-						for _, depIdx := range fe.Dependents[outputIdx] {
-							execBuf.remainingDeps[depIdx]--
-							if execBuf.remainingDeps[depIdx] == 0 {
-								readyToExecute <- depIdx
-							}
-						}
-					}
-				} else {
-					// Single output node.
-					for _, depIdx := range fe.Dependents[nodeIdx] {
-						execBuf.remainingDeps[depIdx]--
-						if execBuf.remainingDeps[depIdx] == 0 {
-							readyToExecute <- depIdx
-						}
-					}
-				}
-			}(nodeIdx)
-
-			if execBuf.results[nodeIdx] != nil {
-				return
-			}
-			if fe.NumUses[nodeIdx] == 0 {
-				return
-			}
-
-			if err := fe.executeNode(backend, node, execBuf, spec); err != nil {
-				appendErrorFn(err)
-				return
-			}
+	for {
+		mu.Lock()
+		for len(collectErrors) == 0 && remaining > 0 && (ready.Len() == 0 || ready[0] >= frontier+parallelWindow) {
+			cond.Wait()
 		}
+		if len(collectErrors) > 0 || remaining == 0 {
+			mu.Unlock()
+			break
+		}
+		position := heap.Pop(&ready).(int) //nolint:errcheck
+		mu.Unlock()
 
+		nodeIdx := fe.Schedule[position]
+		node := fe.Function.Nodes[nodeIdx]
+		if spec != nil {
+			node = spec.resolvedNodes[nodeIdx]
+		}
 		wg.Add(1)
-		backend.Workers.WaitToStart(nodeExecFn)
+		backend.Workers.WaitToStart(func() {
+			defer wg.Done()
+			var err error
+			if execBuf.results[nodeIdx] == nil {
+				err = fe.executeNode(backend, node, execBuf, spec)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				collectErrors = append(collectErrors, err)
+				cond.Broadcast()
+				return
+			}
+			complete(position, node)
+		})
 	}
 
 	// Wait for all nodes to complete before exit (to avoid race condition where some execution
@@ -429,6 +446,20 @@ func (fe *FunctionExecutable) executeParallel(backend *Backend, execBuf *funcExe
 		return collectErrors[0]
 	}
 	return nil
+}
+
+// positionHeap is a min-heap of positions in a FunctionExecutable's Schedule.
+type positionHeap []int
+
+func (h positionHeap) Len() int           { return len(h) }
+func (h positionHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h positionHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *positionHeap) Push(x any)        { *h = append(*h, x.(int)) } //nolint:errcheck
+func (h *positionHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // executeNode executes a single node and stores its result.

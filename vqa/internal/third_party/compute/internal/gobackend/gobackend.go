@@ -111,10 +111,9 @@ func newDefaultBackend() *Backend {
 
 // Backend implements the compute.Backend interface.
 type Backend struct {
-	// bufferPools are a map to pools of buffers that can be reused.
-	// The underlying type is map[bufferPoolKey]*sync.Pool.
-	bufferPools sync.Map
-	Workers     *workerspool.Pool
+	// bufferPool keeps released buffers for reuse.
+	bufferPool bufferPool
+	Workers    *workerspool.Pool
 
 	NumLiveExecutions atomic.Int32
 
@@ -192,7 +191,7 @@ func notImplementedError(opType compute.OpType) error {
 // Finalize releases all the associated resources immediately, and makes the backend invalid.
 func (b *Backend) Finalize() {
 	b.isFinalized = true
-	b.bufferPools.Clear()
+	b.bufferPool.clear()
 }
 
 // IsFinalized returns true if the backend has been isFinalized.
