@@ -67,8 +67,20 @@ func TestBufferPool(t *testing.T) {
 		t.Fatalf("executions %d then %d", first, second)
 	}
 	p.put(b)
-	p.trim(second)
+	if p.trim(second) {
+		t.Errorf("trim asked for a collection after %d bytes of new buffers", p.allocated)
+	}
 	if p.pooled != 4*mb || p.get(4*mb) != b {
 		t.Errorf("after trim: %d bytes pooled, want the 4 MiB buffer released during the execution", p.pooled)
+	}
+	// New buffers past collectAllocatedBytes make the end of an execution collect, once.
+	for range collectAllocatedBytes / (8 * mb) {
+		alloc(8 * mb)
+	}
+	if !p.trim(p.beginExecution()) {
+		t.Errorf("trim did not ask for a collection after %d bytes of new buffers", collectAllocatedBytes)
+	}
+	if p.trim(p.beginExecution()) {
+		t.Errorf("trim asked for a second collection without new buffers")
 	}
 }

@@ -99,6 +99,8 @@ type bufferPool struct {
 	inUse, peakInUse, pooled int
 	// executions counts the executions started (beginExecution).
 	executions uint64
+	// allocated is the bytes of the buffers get did not find, since the last collection trim asked for.
+	allocated int
 }
 
 // pooledBuffer is a released buffer and the count of executions started when it was released.
@@ -106,6 +108,10 @@ type pooledBuffer struct {
 	buf       *Buffer
 	execution uint64
 }
+
+// collectAllocatedBytes is the least bytes of new buffers after which the end of an execution runs the garbage
+// collector (trim): a quarter of the most bytes ever in use, or this.
+const collectAllocatedBytes = 64 << 20
 
 // fineBucketBytes is the size from which buffers are bucketed finely (bucketLen).
 const fineBucketBytes = 1 << 20
@@ -144,6 +150,7 @@ func (p *bufferPool) get(bucketedSize int) *Buffer {
 		p.peakInUse = max(p.peakInUse, p.inUse)
 		return buf
 	}
+	p.allocated += bucketedSize
 	return nil
 }
 
@@ -179,8 +186,9 @@ func (p *bufferPool) beginExecution() uint64 {
 	return p.executions
 }
 
-// trim drops the buffers released before execution began that it did not reuse.
-func (p *bufferPool) trim(execution uint64) {
+// trim drops the buffers released before execution began that it did not reuse, and returns whether the
+// garbage collector should run.
+func (p *bufferPool) trim(execution uint64) (collect bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for size, list := range p.free {
@@ -201,6 +209,11 @@ func (p *bufferPool) trim(execution uint64) {
 		}
 		p.free[size] = list[:kept]
 	}
+	if p.allocated < max(collectAllocatedBytes, p.peakInUse/4) {
+		return false
+	}
+	p.allocated = 0
+	return true
 }
 
 // clear drops every pooled buffer.

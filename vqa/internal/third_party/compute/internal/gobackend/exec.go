@@ -3,6 +3,7 @@
 package gobackend
 
 import (
+	"runtime"
 	"sync"
 
 	"github.com/gomlx/compute"
@@ -249,7 +250,9 @@ func (e *Executable) Execute(inputs []compute.Buffer, donate []bool, _ compute.D
 	// Main function doesn't have captured values, so pass nil for both
 	execution := e.backend.bufferPool.beginExecution()
 	outputs, err := e.mainFn.Execute(e.backend, bufInputs, donate, nil, nil, spec)
-	e.backend.bufferPool.trim(execution)
+	if e.backend.bufferPool.trim(execution) {
+		runtime.GC()
+	}
 	if err != nil {
 		return nil, err
 	}
