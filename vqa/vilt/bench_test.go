@@ -3,6 +3,7 @@ package vilt
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -45,6 +46,10 @@ func BenchmarkViLTB32(b *testing.B) {
 	be := testutil.Backend(b)
 	for _, bc := range benchCases {
 		b.Run(bc.name, func(b *testing.B) {
+			// The previous case's model is garbage now: collect it, as PyTorch
+			// frees its model when the script drops it, so that the process's
+			// peak memory is this case's.
+			runtime.GC()
 			store := model.NewStore()
 			if err := InitWeights(store, cfg, 1); err != nil {
 				b.Fatal(err)

@@ -91,10 +91,23 @@ func (fe *FunctionExecutable) DependencyOrderSchedule() {
 // and the like (a learning rate, a step count), cheap and small.
 const smallValueSize = 1024
 
-// isSmallValue reports whether a node's single output has a static shape of at most smallValueSize elements.
+// isSmallValue reports whether a node's single output has a static shape of at most smallValueSize elements or at
+// most an eighth of one of its inputs (a reduction: computed early, it lets the input go sooner).
 func isSmallValue(node *Node) bool {
 	shape := node.Shape
-	return !node.IsMultiOutputs() && !shape.IsTuple() && !shape.IsDynamic() && shape.Size() <= smallValueSize
+	if node.IsMultiOutputs() || shape.IsTuple() || shape.IsDynamic() {
+		return false
+	}
+	if shape.Size() <= smallValueSize {
+		return true
+	}
+	for _, input := range node.Inputs {
+		in := input.Shape
+		if !input.IsMultiOutputs() && !in.IsTuple() && !in.IsDynamic() && in.Size() >= 8*shape.Size() {
+			return true
+		}
+	}
+	return false
 }
 
 // pullOutputCones moves forward in fe.Schedule the cones of outputs: the nodes used only by one output (or by
@@ -102,8 +115,9 @@ func isSmallValue(node *Node) bool {
 // schedule put them. In a training step these are the optimizer's updates: each variable's update then runs
 // right after its gradient is computed, during the backward pass, and frees the gradient, instead of after the
 // whole backward pass with every gradient held (a ViLT-B/32 training step held 570 MB of gradients that way).
-// Values of at most smallValueSize elements used by several cones (a learning rate, a bias correction) are
-// computed as soon as their inputs are, so as not to hold the cones back.
+// Small values (isSmallValue) are computed as soon as their inputs are: used by several cones (a learning rate, a
+// bias correction) they would hold the cones back, and a reduction (a bias's gradient) that the schedule puts near
+// its output, at the end, would hold its large input until then.
 func (fe *FunctionExecutable) pullOutputCones(isOutput []bool) {
 	n := len(fe.Schedule)
 	position := make([]int, fe.NumNodesToProcess)
