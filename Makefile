@@ -205,8 +205,8 @@ bench-loop:
 TINY_RUN ?= $(or $(TMPDIR),/tmp)/vilt-tiny-run
 TINY_CORPUS_FLAGS ?= -scenes 8000 -short-side 96 -inventory
 TINY_COMMON_FLAGS ?= -preset tiny -patch 16 -layers 4 -mlp 384 -init-range 0.2 -image-size 96 -trim-text -cache-images -batch 32 -lr 1e-3 -decay -checkpoint-every 500 -log-every 100 -quiet
-TINY_PRETRAIN_FLAGS ?= $(TINY_COMMON_FLAGS) -warmup 0.05 -epochs 1
-TINY_FINETUNE_FLAGS ?= -image-size 96 -trim-text -cache-images -batch 32 -lr 1e-3 -decay -checkpoint-every 500 -log-every 100 -quiet -warmup 0.05 -epochs 4 -eval val2014 -eval-data data/vqav2-mini -eval-every 500
+TINY_PRETRAIN_FLAGS ?= $(TINY_COMMON_FLAGS) -warmup 0.05 -epochs 12
+TINY_FINETUNE_FLAGS ?= -image-size 96 -trim-text -cache-images -batch 32 -lr 1e-3 -decay -checkpoint-every 500 -log-every 100 -quiet -warmup 0.05 -epochs 2 -eval val2014 -eval-data data/vqav2-mini -eval-every 500
 .PHONY: tiny-models
 tiny-models:
 	rm -rf $(TINY_RUN) && mkdir -p $(TINY_RUN)
