@@ -131,25 +131,25 @@ func (fe *FunctionExecutable) pullOutputCones(isOutput []bool) {
 	for i := range group {
 		group[i] = shared
 	}
-	for p := n - 1; p >= 0; p-- {
-		nodeIdx := fe.Schedule[p]
+	// An output roots its own cone unless a shared node uses it; any other node joins the cone of its users if they
+	// are all in the same one.
+	coneOf := func(nodeIdx int) int {
+		deps := fe.Dependents[nodeIdx]
 		g := shared
 		if isOutput[nodeIdx] {
 			g = nodeIdx
+		} else if len(deps) > 0 {
+			g = group[deps[0]]
 		}
-		for i, dep := range fe.Dependents[nodeIdx] {
-			if group[dep] == shared || (!isOutput[nodeIdx] && i > 0 && group[dep] != g) {
-				g = shared
-				break
-			}
-			if !isOutput[nodeIdx] {
-				g = group[dep]
+		for _, dep := range deps {
+			if group[dep] == shared || (!isOutput[nodeIdx] && group[dep] != g) {
+				return shared
 			}
 		}
-		if len(fe.Dependents[nodeIdx]) == 0 && !isOutput[nodeIdx] {
-			g = shared
-		}
-		group[nodeIdx] = g
+		return g
+	}
+	for p := n - 1; p >= 0; p-- {
+		group[fe.Schedule[p]] = coneOf(fe.Schedule[p])
 	}
 
 	// key[nodeIdx] is where a node runs: its position for shared nodes, right after its inputs for small shared
