@@ -14,6 +14,7 @@ import (
 	_ "golang.org/x/image/webp" // WebP decoder
 
 	"github.com/vilt-go/workbook/vqa/internal/safefile"
+	"github.com/vilt-go/workbook/vqa/internal/third_party/jpeg"
 )
 
 // DefaultMaxPixels is the default pixel budget of [Decode]: Pillow's
@@ -80,7 +81,13 @@ func DecodeBytes(data []byte, opts ...Option) (RGB, error) {
 	if px := int64(cfg.Width) * int64(cfg.Height); o.maxPixels > 0 && px > o.maxPixels {
 		return RGB{}, fmt.Errorf("%s image of %dx%d = %d pixels exceeds the budget of %d pixels (possible decompression bomb)", format, cfg.Width, cfg.Height, px, o.maxPixels)
 	}
-	img, _, err := image.Decode(bytes.NewReader(data))
+	var img image.Image
+	if format == "jpeg" {
+		// The patched decoder: libjpeg-turbo's inverse DCT, Pillow's pixels.
+		img, err = jpeg.Decode(bytes.NewReader(data))
+	} else {
+		img, _, err = image.Decode(bytes.NewReader(data))
+	}
 	if err != nil {
 		return RGB{}, fmt.Errorf("decoding %s: %w", format, err)
 	}

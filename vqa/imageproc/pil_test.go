@@ -7,12 +7,6 @@ import (
 	"testing"
 )
 
-// jpegMaxLevels bounds |Go decode - Pillow decode| per byte for JPEGs. With
-// libjpeg-style upsampling and colour tables the only difference left is
-// the inverse DCT's rounding; measured max 3 levels on the fixture JPEGs
-// and on testdata/pil (see the test log). Other formats must be exact.
-const jpegMaxLevels = 3
-
 // TestMatchesPillow decodes every input in testdata/pil and compares it with
 // Pillow's Image.open(p).convert("RGB") of the same file (<name>.pil.png,
 // made by testdata/make_pil.py): JPEG 4:2:0, 4:2:2, 4:4:4, progressive, odd
@@ -52,12 +46,10 @@ func TestMatchesPillow(t *testing.T) {
 				}
 			}
 			t.Logf("max %d levels, %.1f%% identical", maxL, 100*float64(same)/float64(len(got.Pix)))
-			limit := 0
-			if filepath.Ext(name) == ".jpg" {
-				limit = jpegMaxLevels
-			}
-			if maxL > limit {
-				t.Errorf("decode differs from Pillow by %d levels, want <= %d", maxL, limit)
+			// Every format is bit-exact, JPEGs included (libjpeg-turbo's
+			// inverse DCT, upsampling and colour tables).
+			if maxL > 0 {
+				t.Errorf("decode differs from Pillow by up to %d levels, want identical", maxL)
 			}
 		})
 	}

@@ -4,26 +4,9 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/vilt-go/workbook/vqa/imageproc"
-)
-
-// JPEG tolerances. imageproc decodes JPEGs like libjpeg-turbo (fancy chroma
-// upsampling, jdcolor.c colour tables); what remains is the inverse DCT (Go's
-// differs from libjpeg's jidctint by rounding). Measured on the fixture
-// JPEGs: decoded RGB max 3 levels off, 97% of bytes identical; after resize
-// and normalisation max 4 levels (0.0314), mean abs 0.00033-0.00034, p99
-// 1 level (0.0078). Before the libjpeg-style upsampling (Go's own
-// conversion) the same cases measured max 85-103 levels, mean 0.0052-0.0058,
-// p99 0.063-0.078: these bounds catch a regression to that.
-const (
-	level         = 2.0 / 255 // one uint8 level in normalised units
-	jpegDecodeMax = 3         // levels, decoded RGB
-	jpegMaxBound  = 4*level + 1e-6
-	jpegMeanBound = 0.001
-	jpegP99Bound  = 1*level + 1e-6
 )
 
 // variants lists every fixture case with its settings and file.
@@ -141,34 +124,13 @@ func TestDecodeParity(t *testing.T) {
 			inRGB := flat[uint8](t, f, "input_rgb", v.hw0[0], v.hw0[1], 3)
 			want := wantPixels(t, f, v.hwWant)
 			s := stats(enc.PixelValues, want)
-			switch ext := strings.ToLower(filepath.Ext(path)); ext {
-			case ".png":
-				if n := countDiff(img.Pix, inRGB); n != 0 {
-					t.Errorf("decode: %d of %d bytes differ from PIL", n, len(inRGB))
-				}
-				if n := countDiff(floatBits(enc.PixelValues), floatBits(want)); n != 0 {
-					t.Errorf("pixel_values: %d of %d differ (%v)", n, len(want), s)
-				}
-			case ".jpg", ".jpeg":
-				maxL, sumL, same := 0, 0, 0
-				for i, b := range img.Pix {
-					d := int(b) - int(inRGB[i])
-					d = max(d, -d)
-					maxL, sumL = max(maxL, d), sumL+d
-					if d == 0 {
-						same++
-					}
-				}
-				t.Logf("decode vs libjpeg-turbo: max %d levels, mean %.3f, %.1f%% identical; pixel_values: %v",
-					maxL, float64(sumL)/float64(len(inRGB)), 100*float64(same)/float64(len(inRGB)), s)
-				if maxL > jpegDecodeMax {
-					t.Errorf("decode: %d levels off, want <= %d", maxL, jpegDecodeMax)
-				}
-				if s.max > jpegMaxBound || s.mean > jpegMeanBound || s.p99 > jpegP99Bound {
-					t.Errorf("pixel_values: %v exceeds max %.4f / mean %.4f / p99 %.4f", s, jpegMaxBound, jpegMeanBound, jpegP99Bound)
-				}
-			default:
-				t.Fatalf("no tolerance defined for %s images", ext)
+			// JPEGs too: imageproc decodes them with libjpeg-turbo's inverse
+			// DCT, upsampling and colour tables, so every case is bit-exact.
+			if n := countDiff(img.Pix, inRGB); n != 0 {
+				t.Errorf("decode: %d of %d bytes differ from PIL", n, len(inRGB))
+			}
+			if n := countDiff(floatBits(enc.PixelValues), floatBits(want)); n != 0 {
+				t.Errorf("pixel_values: %d of %d differ (%v)", n, len(want), s)
 			}
 		})
 	}
