@@ -63,3 +63,38 @@ func BenchmarkResize(b *testing.B) {
 		}
 	})
 }
+
+// TestRow420 checks the dispatching (SIMD where available) 4:2:0 row
+// conversion and column sums against the scalar ones on random chroma and
+// luma, for widths around the 16-pixel chunks (odd ones included).
+func TestRow420(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	randBytes := func(n int) []uint8 {
+		b := make([]uint8, n)
+		for i := range b {
+			b[i] = uint8(r.IntN(256))
+		}
+		return b
+	}
+	for w := 5; w <= 70; w++ {
+		cw := (w + 1) / 2
+		near, far := randBytes(cw+r.IntN(20)), randBytes(cw+r.IntN(20))
+		sb, want := make([]int32, cw), make([]int32, cw)
+		colSums(near, far, sb)
+		colSumsScalar(near, far, want, 0)
+		if !slices.Equal(sb, want) {
+			t.Fatalf("w=%d: column sums differ", w)
+		}
+		sr := make([]int32, cw)
+		for i := range sr {
+			sr[i] = int32(r.IntN(4 * 256))
+		}
+		yrow := randBytes(w)
+		got, exp := make([]uint8, 3*w), make([]uint8, 3*w)
+		row420(got, yrow, sb, sr)
+		row420Scalar(exp, yrow, sb, sr, 0, w)
+		if !slices.Equal(got, exp) {
+			t.Fatalf("w=%d: SIMD and scalar rows differ", w)
+		}
+	}
+}

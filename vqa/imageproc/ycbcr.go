@@ -58,31 +58,28 @@ func ycbcrToRGB(src *image.YCbCr, dst RGB) {
 		}
 		return
 	}
-	ch := h
-	vertical := src.SubsampleRatio == image.YCbCrSubsampleRatio420
-	if vertical {
-		ch = (h + 1) / 2
-	}
-	cbRow, crRow := make([]uint8, 2*cw), make([]uint8, 2*cw)
-	sums := make([]int32, cw)
-	for y := range h {
-		cy := y
-		if vertical {
-			cy = y / 2
-		}
-		if vertical {
-			near := cy
-			far := cy - 1 // upper output row of the pair blends the chroma row above
+	if src.SubsampleRatio == image.YCbCrSubsampleRatio420 {
+		// 4:2:0: h2v2_fancy_upsample fused with the colour conversion.
+		ch := (h + 1) / 2
+		sb, sr := make([]int32, cw), make([]int32, cw)
+		for y := range h {
+			near := y / 2
+			far := near - 1 // upper output row of the pair blends the chroma row above
 			if y%2 == 1 {
-				far = cy + 1
+				far = near + 1
 			}
 			far = min(max(far, 0), ch-1) // edges replicate the first/last row
-			fancyV(src.Cb[near*src.CStride:], src.Cb[far*src.CStride:], sums, cbRow)
-			fancyV(src.Cr[near*src.CStride:], src.Cr[far*src.CStride:], sums, crRow)
-		} else {
-			fancy1(src.Cb[cy*src.CStride:cy*src.CStride+cw], cbRow)
-			fancy1(src.Cr[cy*src.CStride:cy*src.CStride+cw], crRow)
+			colSums(src.Cb[near*src.CStride:], src.Cb[far*src.CStride:], sb)
+			colSums(src.Cr[near*src.CStride:], src.Cr[far*src.CStride:], sr)
+			row420(dst.Pix[3*y*w:3*(y+1)*w], src.Y[y*src.YStride:y*src.YStride+w], sb, sr)
 		}
+		return
+	}
+	// 4:2:2: h2v1_fancy_upsample, then the colour conversion.
+	cbRow, crRow := make([]uint8, 2*cw), make([]uint8, 2*cw)
+	for y := range h {
+		fancy1(src.Cb[y*src.CStride:y*src.CStride+cw], cbRow)
+		fancy1(src.Cr[y*src.CStride:y*src.CStride+cw], crRow)
 		yrow := src.Y[y*src.YStride : y*src.YStride+w]
 		o := dst.Pix[3*y*w : 3*(y+1)*w]
 		cbs, crs := cbRow[:len(yrow)], crRow[:len(yrow)]
@@ -92,23 +89,36 @@ func ycbcrToRGB(src *image.YCbCr, dst RGB) {
 	}
 }
 
-// fancyV is h2v2_fancy_upsample for one output row: near is the chroma row
-// of this output row, far the neighbouring one; out gets 2*len(sums)
-// samples. len(sums) must be at least 2.
-func fancyV(near, far []uint8, sums []int32, out []uint8) {
-	n := len(sums)
-	near, far = near[:n], far[:n]
-	for i := range sums {
+// colSumsScalar sets sums[i] = 3*near[i] + far[i] for i >= from: the
+// vertical half of h2v2_fancy_upsample for one output row (near is the
+// chroma row of the output row, far the neighbouring one).
+func colSumsScalar(near, far []uint8, sums []int32, from int) {
+	near, far = near[:len(sums)], far[:len(sums)]
+	for i := from; i < len(sums); i++ {
 		sums[i] = 3*int32(near[i]) + int32(far[i])
 	}
-	out[0] = uint8((sums[0]*4 + 8) >> 4)
-	out[1] = uint8((sums[0]*3 + sums[1] + 7) >> 4)
-	for i := 1; i < n-1; i++ {
-		out[2*i] = uint8((sums[i]*3 + sums[i-1] + 8) >> 4)
-		out[2*i+1] = uint8((sums[i]*3 + sums[i+1] + 7) >> 4)
+}
+
+// row420Scalar converts pixels [from, to) of one 4:2:0 row: the horizontal
+// half of h2v2_fancy_upsample on the column sums sb (Cb) and sr (Cr), then
+// jdcolor.c's conversion. Each output pixel blends its own chroma column
+// (3/4) with the nearer neighbour (1/4); the edges replicate.
+func row420Scalar(o, yrow []uint8, sb, sr []int32, from, to int) {
+	last := len(sb) - 1
+	for x := from; x < to; x++ {
+		i := x >> 1
+		var cb, cr int32
+		if x&1 == 0 {
+			j := max(i-1, 0)
+			cb = (3*sb[i] + sb[j] + 8) >> 4
+			cr = (3*sr[i] + sr[j] + 8) >> 4
+		} else {
+			j := min(i+1, last)
+			cb = (3*sb[i] + sb[j] + 7) >> 4
+			cr = (3*sr[i] + sr[j] + 7) >> 4
+		}
+		yccPixel(o[3*x:3*x+3:3*x+3], yrow[x], uint8(cb), uint8(cr))
 	}
-	out[2*n-2] = uint8((sums[n-1]*3 + sums[n-2] + 8) >> 4)
-	out[2*n-1] = uint8((sums[n-1]*4 + 7) >> 4)
 }
 
 // fancy1 is h2v1_fancy_upsample for one row of at least 2 samples.
