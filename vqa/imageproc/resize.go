@@ -125,18 +125,15 @@ func clip8(v int32) uint8 {
 // vertical pass (when the height changes), with 22-bit fixed-point weights
 // and uint8 rounding in between. The same size returns a copy.
 func Resize(src RGB, width, height int) (RGB, error) {
-	if width <= 0 || height <= 0 || src.Width <= 0 || src.Height <= 0 {
-		return RGB{}, fmt.Errorf("imageproc: cannot resize %dx%d to %dx%d", src.Width, src.Height, width, height)
-	}
-	if len(src.Pix) != 3*src.Width*src.Height {
-		return RGB{}, fmt.Errorf("imageproc: RGB buffer has %d bytes, want 3*%d*%d", len(src.Pix), src.Width, src.Height)
+	if err := checkResize(src, width, height); err != nil {
+		return RGB{}, err
 	}
 	img := src
 	if width != src.Width {
-		img = horizontal(img, width)
+		img = horizontal(img, width, nil)
 	}
 	if height != src.Height {
-		img = vertical(img, height)
+		img = vertical(NewRGB(img.Width, height), img)
 	}
 	if width == src.Width && height == src.Height {
 		img = RGB{Pix: append([]uint8(nil), src.Pix...), Width: width, Height: height}
@@ -144,28 +141,81 @@ func Resize(src RGB, width, height int) (RGB, error) {
 	return img, nil
 }
 
-// horizontal resamples every row to width pixels. It runs the column
-// kernel on the transposed image, which computes the same sums per output
-// pixel (bit-identical) with contiguous, vectorisable rows.
-func horizontal(src RGB, width int) RGB {
-	return transpose(vertical(transpose(src), width))
+func checkResize(src RGB, width, height int) error {
+	if width <= 0 || height <= 0 || src.Width <= 0 || src.Height <= 0 {
+		return fmt.Errorf("imageproc: cannot resize %dx%d to %dx%d", src.Width, src.Height, width, height)
+	}
+	if len(src.Pix) != 3*src.Width*src.Height {
+		return fmt.Errorf("imageproc: RGB buffer has %d bytes, want 3*%d*%d", len(src.Pix), src.Width, src.Height)
+	}
+	return nil
 }
 
-// vertical resamples every column to height pixels.
-func vertical(src RGB, height int) RGB {
+// Buffers holds the scratch images of [Config.ProcessTo] for reuse: a
+// caller that processes many images keeps one per goroutine (fewer
+// allocations, less for the garbage collector to do). The zero value is
+// ready to use; a nil *Buffers allocates afresh. A Buffers must not be used
+// by two goroutines at once.
+type Buffers struct {
+	scratch [numScratch][]uint8
+}
+
+// The scratch images of a Buffers.
+const (
+	transposedScratch = iota // the source, transposed
+	resampledScratch         // the horizontal pass, transposed
+	backScratch              // the horizontal pass
+	rowScratch               // one row of the vertical pass
+	numScratch
+)
+
+// get returns scratch slot i resized to n bytes, reusing its array when it
+// is large enough (b == nil: a new one).
+func (b *Buffers) get(i, n int) []uint8 {
+	if b == nil {
+		return make([]uint8, n)
+	}
+	if cap(b.scratch[i]) < n {
+		b.scratch[i] = make([]uint8, n)
+	}
+	return b.scratch[i][:n]
+}
+
+// horizontal resamples every row to width pixels. It runs the column
+// kernel on the transposed image, which computes the same sums per output
+// pixel (bit-identical) with contiguous, vectorisable rows. The result
+// lives in buf's scratch when buf is not nil.
+func horizontal(src RGB, width int, buf *Buffers) RGB {
+	t := transpose(RGB{Pix: buf.get(transposedScratch, len(src.Pix)), Width: src.Height, Height: src.Width}, src)
+	r := vertical(RGB{Pix: buf.get(resampledScratch, 3*t.Width*width), Width: t.Width, Height: width}, t)
+	return transpose(RGB{Pix: buf.get(backScratch, len(r.Pix)), Width: r.Height, Height: r.Width}, r)
+}
+
+// vertical resamples every column of src to dst.Height pixels, into dst
+// (of src's width), and returns dst.
+func vertical(dst, src RGB) RGB {
+	verticalRows(src, dst.Height, func(y int, row func(out []uint8)) {
+		row(dst.Pix[3*y*dst.Width : 3*(y+1)*dst.Width])
+	})
+	return dst
+}
+
+// verticalRows runs the vertical resampling of src to height rows, handing
+// each output row y to emit with the function that computes it into a
+// 3*src.Width-byte slice.
+func verticalRows(src RGB, height int, emit func(y int, row func(out []uint8))) {
 	c := computeCoeffs(src.Height, height)
-	dst := NewRGB(src.Width, height)
-	row := 3 * src.Width
+	stride := 3 * src.Width
 	rows := make([][]uint8, c.k)
 	for y := range height {
 		rs := rows[:c.n[y]]
 		for j := range rs {
-			off := (c.start[y] + j) * row
-			rs[j] = src.Pix[off : off+row]
+			off := (c.start[y] + j) * stride
+			rs[j] = src.Pix[off : off+stride]
 		}
-		weightedRows(dst.Pix[y*row:(y+1)*row], rs, c.w[y*c.k:y*c.k+c.n[y]])
+		w := c.w[y*c.k : y*c.k+c.n[y]]
+		emit(y, func(out []uint8) { weightedRows(out, rs, w) })
 	}
-	return dst
 }
 
 // weightedRowsScalar sets out[i] = clip8(2^21 + sum_j rows[j][i]*w[j]) for
@@ -180,11 +230,11 @@ func weightedRowsScalar(out []uint8, rows [][]uint8, w []int32, from int) {
 	}
 }
 
-// transpose swaps the axes of an RGB image. It walks 8 source rows at a
-// time so that each source column becomes one 24-byte store.
-func transpose(src RGB) RGB {
+// transpose writes the transpose of src into dst (src.Height x src.Width,
+// its own Pix of the same length) and returns dst. It walks 8 source rows
+// at a time so that each source column becomes one 24-byte store.
+func transpose(dst, src RGB) RGB {
 	w, h := src.Width, src.Height
-	dst := NewRGB(h, w)
 	row := 3 * w
 	y0 := 0
 	for ; y0+8 <= h; y0 += 8 {

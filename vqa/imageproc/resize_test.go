@@ -34,16 +34,19 @@ func TestWeightedRows(t *testing.T) {
 	}
 }
 
+// transposed is transpose into a new image.
+func transposed(img RGB) RGB { return transpose(NewRGB(img.Height, img.Width), img) }
+
 func TestTranspose(t *testing.T) {
 	img := ToRGB(testImage(37, 45))
-	tr := transpose(img)
+	tr := transposed(img)
 	if tr.Width != 45 || tr.Height != 37 {
 		t.Fatalf("transposed size %dx%d", tr.Width, tr.Height)
 	}
 	if !slices.Equal(Orient(img, 5).Pix, tr.Pix) { // EXIF 5 is the transpose
 		t.Error("transpose differs from Orient(img, 5)")
 	}
-	if !slices.Equal(transpose(tr).Pix, img.Pix) {
+	if !slices.Equal(transposed(tr).Pix, img.Pix) {
 		t.Error("transposing twice is not the identity")
 	}
 }
@@ -52,7 +55,7 @@ func BenchmarkResize(b *testing.B) {
 	img := ToRGB(testImage(640, 480))
 	b.Run("transpose", func(b *testing.B) {
 		for b.Loop() {
-			transpose(img)
+			transposed(img)
 		}
 	})
 	b.Run("640x480to512x384", func(b *testing.B) {
@@ -95,6 +98,45 @@ func TestRow420(t *testing.T) {
 		row420Scalar(exp, yrow, sb, sr, 0, w)
 		if !slices.Equal(got, exp) {
 			t.Fatalf("w=%d: SIMD and scalar rows differ", w)
+		}
+	}
+}
+
+// TestProcessTo checks that ProcessTo, reusing one Buffers across images of
+// changing sizes (so stale scratch contents would show), gives Resize +
+// Normalize's values bit for bit, for every combination of the passes.
+func TestProcessTo(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ShortestEdge = 64 // sizes below: both passes, either, neither
+	var buf Buffers
+	for _, size := range [][2]int{{128, 96}, {96, 128}, {80, 64}, {64, 80}, {64, 64}, {150, 70}, {128, 96}} {
+		for _, resize := range []bool{true, false} {
+			c := cfg
+			c.DoResize = resize
+			img := ToRGB(testImage(size[0], size[1]))
+			got, h, w, err := c.ProcessTo(img, &buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := img
+			if resize {
+				th, tw, err := c.TargetSize(img.Height, img.Width)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want, err = Resize(img, tw, th); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if h != want.Height || w != want.Width {
+				t.Fatalf("%v resize=%v: got %dx%d, want %dx%d", size, resize, w, h, want.Width, want.Height)
+			}
+			if !slices.Equal(got, c.Normalize(want)) {
+				t.Errorf("%v resize=%v: ProcessTo differs from Resize + Normalize", size, resize)
+			}
+			if nb, _, _, _ := c.Process(img); !slices.Equal(nb, got) {
+				t.Errorf("%v resize=%v: Process differs from ProcessTo", size, resize)
+			}
 		}
 	}
 }

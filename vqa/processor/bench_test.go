@@ -91,6 +91,16 @@ func BenchmarkStages(b *testing.B) {
 			cfg.Normalize(small)
 		}
 	})
+	// What Encode runs: the resize's last pass normalising as it goes,
+	// scratch images reused.
+	var buf imageproc.Buffers
+	b.Run("resize+normalize", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, _, err := cfg.ProcessTo(img, &buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("tokenize", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := p.Tokenizer().Encode("How many cats are there?"); err != nil {

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/vilt-go/workbook/data"
 	"github.com/vilt-go/workbook/vqa/hub"
@@ -27,6 +28,7 @@ type Processor struct {
 	tok    *tokenizer.Tokenizer
 	img    imageproc.Config
 	decode []imageproc.Option
+	bufs   *sync.Pool // of *imageproc.Buffers, reused across images
 }
 
 // Load reads a processor from a local model folder holding vocab.txt or
@@ -90,7 +92,8 @@ func Default(opts ...imageproc.Option) (*Processor, error) {
 
 // New combines a tokenizer and image settings.
 func New(tok *tokenizer.Tokenizer, cfg imageproc.Config, opts ...imageproc.Option) *Processor {
-	return &Processor{tok: tok, img: cfg, decode: opts}
+	return &Processor{tok: tok, img: cfg, decode: opts,
+		bufs: &sync.Pool{New: func() any { return new(imageproc.Buffers) }}}
 }
 
 // WithShortestEdge returns a processor resizing images so that their
@@ -122,7 +125,9 @@ func (p *Processor) EncodeRGB(img imageproc.RGB, question string) (Encoding, err
 	if err != nil {
 		return Encoding{}, fmt.Errorf("processor: %w", err)
 	}
-	pix, h, w, err := p.img.Process(img)
+	buf := p.bufs.Get().(*imageproc.Buffers)
+	pix, h, w, err := p.img.ProcessTo(img, buf)
+	p.bufs.Put(buf)
 	if err != nil {
 		return Encoding{}, fmt.Errorf("processor: %w", err)
 	}
