@@ -25,6 +25,7 @@ const DefaultMaxPixels = 89_478_485
 type decodeOptions struct {
 	maxPixels int64
 	applyEXIF bool
+	buf       *Buffers
 }
 
 // Option configures [Decode] and [DecodeBytes].
@@ -39,6 +40,11 @@ func WithMaxPixels(n int64) Option { return func(o *decodeOptions) { o.maxPixels
 // (ImageOps.exif_transpose). The default, false, ignores it like the
 // walk-through's PIL.Image.open.
 func WithEXIFOrientation(apply bool) Option { return func(o *decodeOptions) { o.applyEXIF = apply } }
+
+// WithBuffers decodes into buf's scratch image (see [Buffers]) instead of a
+// new one: the result is valid until buf's next use. A caller decoding many
+// images saves an allocation the size of each.
+func WithBuffers(buf *Buffers) Option { return func(o *decodeOptions) { o.buf = buf } }
 
 // MaxFileBytes bounds the size of an image file read by [Decode] (and of an
 // image downloaded by predict.LoadImage): larger inputs are refused before
@@ -91,7 +97,8 @@ func DecodeBytes(data []byte, opts ...Option) (RGB, error) {
 	if err != nil {
 		return RGB{}, fmt.Errorf("decoding %s: %w", format, err)
 	}
-	rgb := ToRGB(img)
+	b := img.Bounds()
+	rgb := toRGB(img, RGB{Pix: o.buf.get(decodedScratch, 3*b.Dx()*b.Dy()), Width: b.Dx(), Height: b.Dy()})
 	if o.applyEXIF && format == "jpeg" {
 		rgb = Orient(rgb, JPEGOrientation(data))
 	}
@@ -106,8 +113,13 @@ func DecodeBytes(data []byte, opts ...Option) (RGB, error) {
 // like libjpeg-turbo does by default (see ycbcrToRGB).
 func ToRGB(img image.Image) RGB {
 	b := img.Bounds()
+	return toRGB(img, NewRGB(b.Dx(), b.Dy()))
+}
+
+// toRGB is ToRGB into dst, of img's size: every byte of dst is written.
+func toRGB(img image.Image, dst RGB) RGB {
+	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
-	dst := NewRGB(w, h)
 	out := dst.Pix
 	switch src := img.(type) {
 	case *image.NRGBA:

@@ -151,7 +151,8 @@ func checkResize(src RGB, width, height int) error {
 	return nil
 }
 
-// Buffers holds the scratch images of [Config.ProcessTo] for reuse: a
+// Buffers holds the scratch images of [Config.ProcessTo] (and of [Decode]
+// with [WithBuffers]) for reuse: a
 // caller that processes many images keeps one per goroutine (fewer
 // allocations, less for the garbage collector to do). The zero value is
 // ready to use; a nil *Buffers allocates afresh. A Buffers must not be used
@@ -162,7 +163,8 @@ type Buffers struct {
 
 // The scratch images of a Buffers.
 const (
-	transposedScratch = iota // the source, transposed
+	decodedScratch    = iota // a decoded image (WithBuffers)
+	transposedScratch        // the source, transposed
 	resampledScratch         // the horizontal pass, transposed
 	backScratch              // the horizontal pass
 	rowScratch               // one row of the vertical pass

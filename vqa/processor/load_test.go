@@ -12,6 +12,7 @@ import (
 
 	"github.com/vilt-go/workbook/data"
 	"github.com/vilt-go/workbook/vqa/imageproc"
+	"github.com/vilt-go/workbook/vqa/internal/testutil"
 )
 
 // modelFolder copies the embedded processor files, except those in skip,
@@ -196,6 +197,40 @@ func TestConcurrentEncode(t *testing.T) {
 	for range 8 {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestEncodeFileReusesBuffers encodes the fixture images of every size in
+// turn, twice, with one processor (whose pooled scratch images are then
+// reused across sizes) and checks each against decoding and processing
+// without scratch images.
+func TestEncodeFileReusesBuffers(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join(testutil.Fixtures(t, "processor"), "images", "*"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no fixture images (%v)", err)
+	}
+	p, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		for _, path := range paths {
+			got, err := p.EncodeFile(path, "How many cats are there?")
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := imageproc.Decode(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, h, w, err := p.ImageConfig().Process(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Height != h || got.Width != w || !slices.Equal(got.PixelValues, want) {
+				t.Errorf("round %d, %s: pixel values differ from Decode + Process without scratch images", round, filepath.Base(path))
+			}
 		}
 	}
 }

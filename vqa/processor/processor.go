@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/vilt-go/workbook/data"
@@ -121,13 +122,18 @@ func (p *Processor) Encode(img image.Image, question string) (Encoding, error) {
 
 // EncodeRGB processes an already converted RGB image and a question.
 func (p *Processor) EncodeRGB(img imageproc.RGB, question string) (Encoding, error) {
+	buf := p.bufs.Get().(*imageproc.Buffers)
+	defer p.bufs.Put(buf)
+	return p.encode(img, question, buf)
+}
+
+// encode is EncodeRGB with the scratch images of buf.
+func (p *Processor) encode(img imageproc.RGB, question string, buf *imageproc.Buffers) (Encoding, error) {
 	text, err := p.tok.Encode(question)
 	if err != nil {
 		return Encoding{}, fmt.Errorf("processor: %w", err)
 	}
-	buf := p.bufs.Get().(*imageproc.Buffers)
 	pix, h, w, err := p.img.ProcessTo(img, buf)
-	p.bufs.Put(buf)
 	if err != nil {
 		return Encoding{}, fmt.Errorf("processor: %w", err)
 	}
@@ -140,11 +146,13 @@ func (p *Processor) EncodeRGB(img imageproc.RGB, question string) (Encoding, err
 // EncodeFile decodes an image file (see [imageproc.Decode]) and processes
 // it with a question. Errors name the file.
 func (p *Processor) EncodeFile(path, question string) (Encoding, error) {
-	img, err := p.DecodeFile(path)
+	buf := p.bufs.Get().(*imageproc.Buffers)
+	defer p.bufs.Put(buf)
+	img, err := imageproc.Decode(path, append(slices.Clip(p.decode), imageproc.WithBuffers(buf))...)
 	if err != nil {
-		return Encoding{}, err
+		return Encoding{}, fmt.Errorf("processor: %w", err)
 	}
-	enc, err := p.EncodeRGB(img, question)
+	enc, err := p.encode(img, question, buf)
 	if err != nil {
 		return Encoding{}, fmt.Errorf("%w (image %s)", err, filepath.Clean(path))
 	}
