@@ -58,10 +58,11 @@ var idctRangeLimit = func() (t [rangeMask + 1]uint8) {
 // descale is libjpeg's DESCALE: a right shift by n, rounding half up.
 func descale(x int64, n uint) int64 { return (x + 1<<(n-1)) >> n }
 
-// idctIslow dequantizes coef (natural order) by q (natural order), applies
+// idctIslowScalar dequantizes coef (natural order) by q (natural order), applies
 // the inverse DCT, level-shifts by 128, range-limits and writes the 8x8
-// pixels to dst with the given stride: jpeg_idct_islow.
-func idctIslow(coef, q *block, dst []byte, stride int) {
+// pixels to dst with the given stride: jpeg_idct_islow. idctIslow is the
+// same, vectorised where the CPU allows.
+func idctIslowScalar(coef, q *block, dst []byte, stride int) {
 	var ws [blockSize]int32
 	// Pass 1: the columns, from coef into ws, scaled up by 2^pass1Bits.
 	for c := range 8 {
