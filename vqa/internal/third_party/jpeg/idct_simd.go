@@ -40,7 +40,7 @@ func idctIslowAVX2(coef, q *block, dst []byte, stride int) bool {
 	c6, z6 := load(6)
 	c7, z7 := load(7)
 	big := z0.Abs().Or(z1.Abs()).Or(z2.Abs()).Or(z3.Abs()).Or(z4.Abs()).Or(z5.Abs()).Or(z6.Abs()).Or(z7.Abs())
-	if big.Greater(archsimd.BroadcastInt32x8(maxVectorCoef-1)).ToBits() != 0 {
+	if tooBig(big, maxVectorCoef) {
 		return false
 	}
 	ac := c1.Or(c2).Or(c3).Or(c4).Or(c5).Or(c6).Or(c7)
@@ -58,7 +58,7 @@ func idctIslowAVX2(coef, q *block, dst []byte, stride int) bool {
 	// Pass 1: lane c computes column c; zk holds frequency k of each.
 	w0, w1, w2, w3, w4, w5, w6, w7 := idct1D(z0, z1, z2, z3, z4, z5, z6, z7, constBits-pass1Bits)
 	wsBig := w0.Abs().Or(w1.Abs()).Or(w2.Abs()).Or(w3.Abs()).Or(w4.Abs()).Or(w5.Abs()).Or(w6.Abs()).Or(w7.Abs())
-	if wsBig.Greater(archsimd.BroadcastInt32x8(maxVectorWS-1)).ToBits() != 0 {
+	if tooBig(wsBig, maxVectorWS) {
 		return false
 	}
 	// Pass 2: transposed, lane r computes row r; ok is column k.
@@ -94,6 +94,13 @@ func idctIslowAVX2(coef, q *block, dst []byte, stride int) bool {
 		}
 	}
 	return true
+}
+
+// tooBig reports whether a lane of ors, an OR of absolute values, shows one
+// of them >= limit (a power of two), or the absolute value of math.MinInt32
+// (negative).
+func tooBig(ors archsimd.Int32x8, limit int32) bool {
+	return ors.Greater(archsimd.BroadcastInt32x8(limit-1)).Or(ors.Less(archsimd.BroadcastInt32x8(0))).ToBits() != 0
 }
 
 // notFirstLane is the mask of every lane but the first.
