@@ -31,7 +31,7 @@ func idctIslowAVX2(coef, q *block, dst []byte, stride int) bool {
 		c = archsimd.LoadInt32x8((*[8]int32)(coef[8*k : 8*k+8]))
 		return c, c.Mul(archsimd.LoadInt32x8((*[8]int32)(q[8*k : 8*k+8])))
 	}
-	c0, z0 := load(0)
+	_, z0 := load(0)
 	c1, z1 := load(1)
 	c2, z2 := load(2)
 	c3, z3 := load(3)
@@ -44,7 +44,7 @@ func idctIslowAVX2(coef, q *block, dst []byte, stride int) bool {
 		return false
 	}
 	ac := c1.Or(c2).Or(c3).Or(c4).Or(c5).Or(c6).Or(c7)
-	if ac.IsZero() && c0.Masked(notFirstLane()).IsZero() {
+	if ac.IsZero() && coef[1]|coef[2]|coef[3]|coef[4]|coef[5]|coef[6]|coef[7] == 0 {
 		// Only the DC term: a flat block (what the full computation gives).
 		v := idctRangeLimit[descale(int64(coef[0]*q[0])<<pass1Bits, pass1Bits+3)&rangeMask]
 		for r := range 8 {
@@ -101,12 +101,6 @@ func idctIslowAVX2(coef, q *block, dst []byte, stride int) bool {
 // (negative).
 func tooBig(ors archsimd.Int32x8, limit int32) bool {
 	return ors.Greater(archsimd.BroadcastInt32x8(limit-1)).Or(ors.Less(archsimd.BroadcastInt32x8(0))).ToBits() != 0
-}
-
-// notFirstLane is the mask of every lane but the first.
-func notFirstLane() archsimd.Mask32x8 {
-	lanes := archsimd.LoadInt32x8(&[8]int32{0, 1, 2, 3, 4, 5, 6, 7})
-	return lanes.Greater(archsimd.BroadcastInt32x8(0))
 }
 
 // idct1D is one pass of jpeg_idct_islow on 8 independent lanes: ik is
