@@ -9,7 +9,7 @@
 #   /usr/bin/python3 shape_probe.py dense 500    # per-patch labels only
 # Environment: INIT (0.2), LR (1e-3), L, D, M, NH (4, 96, 384, 3), H, W, P (128, 160, 16), POS=sincos (2-D sine
 # position embeddings at start, scaled by POSSCALE), EVERY (250), THREADS (2), SAVE (where the weights go).
-import math, random, sys, time, json, os
+import math, random, sys, time, os
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image, ImageDraw
@@ -161,7 +161,6 @@ class Model(nn.Module):
 
 def main():
     mode, steps = sys.argv[1], int(sys.argv[2])
-    dense_w = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
     torch.manual_seed(0); torch.set_num_threads(int(os.environ.get("THREADS", "2")))
     t0 = time.time()
     imgs, pls, data = build(8000, 1)
@@ -172,7 +171,7 @@ def main():
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / (0.1 * steps), max(0.0, (steps - s) / (0.9 * steps))))
     r = random.Random(0); B = 32
     def evaluate():
-        m.eval(); acc = {}; dacc = []
+        m.eval(); acc = {}
         with torch.no_grad():
             for i in range(0, len(vdata), 256):
                 b = vdata[i:i + 256]
@@ -193,12 +192,8 @@ def main():
         ii = [x[0] for x in b]
         lo, dl = m(imgs[ii], torch.tensor([x[1] for x in b]))
         loss = F.cross_entropy(lo, torch.tensor([x[2] for x in b]))
-        if mode == "vqa":
-            tot = loss
-        elif mode == "dense":
-            tot = loss * 0 + F.cross_entropy(dl.reshape(-1, 16), pls[ii].flatten())
-        else:
-            tot = loss + dense_w * F.cross_entropy(dl.reshape(-1, 16), pls[ii].flatten())
+        dense = F.cross_entropy(dl.reshape(-1, 16), pls[ii].flatten())
+        tot = {"vqa": loss, "dense": dense, "both": loss + dense}[mode]
         opt.zero_grad(); tot.backward(); opt.step(); sched.step()
         run += loss.item()
         if step % EV == 0:
