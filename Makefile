@@ -199,20 +199,24 @@ bench-loop:
 	$(GO) run ./vqa/cmd/benchloop -vqa $(LOOP_BENCH_OUT)/vqa -python $(PYTHON) -script $(VILT_TORCH_BENCH_DIR)/torch_vilt_train_loop.py \
 		-threads $(VILT_TORCH_THREADS) -base-steps $(LOOP_BASE_STEPS) -tiny-steps $(LOOP_TINY_STEPS) -out $(LOOP_BENCH_OUT)
 
-## tiny-models: the two shipped tiny checkpoints (docs/tiny-model.md): a corpus of 8000 synthetic scenes
-## (user cache), pre-training on its captions -> data/vilt-tiny-mlm, fine-tuning on its questions ->
-## data/vilt-tiny-finetuned-vqa, each scored on data/vqav2-mini's val2014
+## tiny-models: the two shipped tiny checkpoints (docs/tiny-model.md), in real ViLT's order: a corpus of 8000
+## synthetic scenes at 128 px (user cache); a classification stage on its "What is in the picture?" questions (the
+## stand-in for ViT's ImageNet training); masked-LM + image-text matching pre-training from it on the captions ->
+## data/vilt-tiny-mlm; fine-tuning from that on all the questions -> data/vilt-tiny-finetuned-vqa; each scored on
+## data/vqav2-mini's val2014
 TINY_RUN ?= $(or $(TMPDIR),/tmp)/vilt-tiny-run
-TINY_CORPUS_FLAGS ?= -scenes 8000 -short-side 96 -inventory
-TINY_COMMON_FLAGS ?= -preset tiny -patch 16 -layers 4 -mlp 384 -init-range 0.2 -image-size 96 -trim-text -cache-images -batch 32 -lr 1e-3 -decay -checkpoint-every 500 -log-every 100 -quiet
-TINY_PRETRAIN_FLAGS ?= $(TINY_COMMON_FLAGS) -warmup 0.05 -epochs 12
-TINY_FINETUNE_FLAGS ?= -image-size 96 -trim-text -cache-images -batch 32 -lr 1e-3 -decay -checkpoint-every 500 -log-every 100 -quiet -warmup 0.05 -epochs 2 -eval val2014 -eval-data data/vqav2-mini -eval-every 500
+TINY_CORPUS_FLAGS ?= -scenes 8000 -short-side 128 -inventory
+TINY_RUN_FLAGS ?= -image-size 128 -trim-text -cache-images -batch 32 -decay -checkpoint-every 500 -log-every 100 -quiet
+TINY_STAGE_FLAGS ?= $(TINY_RUN_FLAGS) -preset tiny -patch 16 -layers 4 -mlp 384 -init-range 0.2 -lr 1e-3 -warmup 0.1 -epochs 12 -only-question-types "what is in the"
+TINY_PRETRAIN_FLAGS ?= $(TINY_RUN_FLAGS) -lr 2e-4 -head-lr-mult 10 -warmup 0.05 -epochs 2
+TINY_FINETUNE_FLAGS ?= $(TINY_RUN_FLAGS) -lr 2e-4 -head-lr-mult 10 -warmup 0.05 -epochs 2 -eval val2014 -eval-data data/vqav2-mini -eval-every 500
 .PHONY: tiny-models
 tiny-models:
 	rm -rf $(TINY_RUN) && mkdir -p $(TINY_RUN)
 	$(GO) build -o $(TINY_RUN)/vqa ./vqa/cmd/vqa
 	$(GO) run ./vqa/cmd/minidata corpus $(TINY_CORPUS_FLAGS) > $(TINY_RUN)/corpus.txt
-	$(TINY_RUN)/vqa pretrain -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" $(TINY_PRETRAIN_FLAGS) -out $(TINY_RUN)/pretrain
+	$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" $(TINY_STAGE_FLAGS) -out $(TINY_RUN)/stage
+	$(TINY_RUN)/vqa pretrain -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/stage $(TINY_PRETRAIN_FLAGS) -out $(TINY_RUN)/pretrain
 	$(TINY_RUN)/vqa eval -model $(TINY_RUN)/pretrain -data data/vqav2-mini -split val2014
 	$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/pretrain $(TINY_FINETUNE_FLAGS) -out $(TINY_RUN)/finetune
 	$(TINY_RUN)/vqa export -model $(TINY_RUN)/pretrain -out data/vilt-tiny-mlm -dtype float16 -force
