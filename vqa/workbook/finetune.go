@@ -45,6 +45,14 @@ const ArticleLimit = 100
 // fine-tuning recipe), with warm-up and linear decay.
 var QuickSettings = Settings{Epochs: 6, Batch: 32, LR: 5e-4, HeadLRMult: 10, Warmup: 0.1, Decay: true, Seed: 1}
 
+// optimizer returns AdamW with torch's defaults and the settings' learning
+// rates and schedule.
+func (s Settings) optimizer() train.Optimizer {
+	opt := train.DefaultOptimizer()
+	opt.LR, opt.HeadLRMultiplier, opt.Warmup, opt.Decay = s.LR, s.HeadLRMult, s.Warmup, s.Decay
+	return opt
+}
+
 // QuickSteps is how many steps [FineTune] trains under $VQA_QUICK=1.
 const QuickSteps = 6
 
@@ -61,8 +69,7 @@ func FineTune(ctx context.Context, w io.Writer, m *hfmodel.Model, ds *dataset.Da
 	if err != nil {
 		return train.Result{}, err
 	}
-	opt := train.DefaultOptimizer()
-	opt.LR, opt.HeadLRMultiplier, opt.Warmup, opt.Decay = s.LR, s.HeadLRMult, s.Warmup, s.Decay
+	opt := s.optimizer()
 	maxSteps := s.MaxSteps
 	if Quick() && (maxSteps == 0 || maxSteps > QuickSteps) {
 		maxSteps = QuickSteps
