@@ -202,8 +202,8 @@ bench-loop:
 ## tiny-models: the two shipped tiny checkpoints (docs/tiny-model.md), in real ViLT's order: a corpus of 8000
 ## synthetic scenes at 128 px (user cache); a classification stage on its "What is in the picture?" questions (the
 ## stand-in for ViT's ImageNet training); masked-LM + image-text matching pre-training from it on the captions ->
-## data/vilt-tiny-mlm; fine-tuning from that on all the questions (2 epochs with a new head, then a third with a fresh
-## warm-up) -> data/vilt-tiny-finetuned-vqa; each scored on data/vqav2-mini's val2014
+## data/vilt-tiny-mlm; fine-tuning from that on all the questions (2 epochs with a new head, then a third and a
+## fourth, each with a fresh warm-up) -> data/vilt-tiny-finetuned-vqa; each scored on data/vqav2-mini's val2014
 TINY_RUN ?= $(or $(TMPDIR),/tmp)/vilt-tiny-run
 TINY_CORPUS_FLAGS ?= -scenes 8000 -short-side 128 -inventory
 TINY_RUN_FLAGS ?= -image-size 128 -trim-text -cache-images -batch 32 -decay -checkpoint-every 500 -log-every 100 -quiet
@@ -211,7 +211,7 @@ TINY_STAGE_FLAGS ?= $(TINY_RUN_FLAGS) -preset tiny -patch 16 -layers 4 -mlp 384 
 TINY_PRETRAIN_FLAGS ?= $(TINY_RUN_FLAGS) -lr 2e-4 -head-lr-mult 10 -warmup 0.05 -epochs 2
 TINY_EVAL_FLAGS ?= -eval val2014 -eval-data data/vqav2-mini -eval-every 500
 TINY_FINETUNE_FLAGS ?= $(TINY_RUN_FLAGS) $(TINY_EVAL_FLAGS) -lr 2e-4 -head-lr-mult 10 -warmup 0.05 -epochs 2
-TINY_EPOCH3_FLAGS ?= $(TINY_RUN_FLAGS) $(TINY_EVAL_FLAGS) -keep-labels -lr 2e-4 -warmup 0.05 -epochs 1
+TINY_CONTINUE_FLAGS ?= $(TINY_RUN_FLAGS) $(TINY_EVAL_FLAGS) -keep-labels -lr 2e-4 -warmup 0.05 -epochs 1
 .PHONY: tiny-models
 tiny-models:
 	rm -rf $(TINY_RUN) && mkdir -p $(TINY_RUN)
@@ -220,7 +220,8 @@ tiny-models:
 	$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" $(TINY_STAGE_FLAGS) -out $(TINY_RUN)/stage
 	$(TINY_RUN)/vqa pretrain -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/stage $(TINY_PRETRAIN_FLAGS) -out $(TINY_RUN)/pretrain
 	$(TINY_RUN)/vqa eval -model $(TINY_RUN)/pretrain -data data/vqav2-mini -split val2014
-	$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/pretrain $(TINY_FINETUNE_FLAGS) -out $(TINY_RUN)/finetune
-	$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/finetune $(TINY_EPOCH3_FLAGS) -out $(TINY_RUN)/finetune3
 	$(TINY_RUN)/vqa export -model $(TINY_RUN)/pretrain -out data/vilt-tiny-mlm -dtype float16 -force
-	$(TINY_RUN)/vqa export -model $(TINY_RUN)/finetune3 -out data/vilt-tiny-finetuned-vqa -dtype float16 -force
+	$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/pretrain $(TINY_FINETUNE_FLAGS) -out $(TINY_RUN)/finetune
+	$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/finetune $(TINY_CONTINUE_FLAGS) -out $(TINY_RUN)/finetune3
+	$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/finetune3 $(TINY_CONTINUE_FLAGS) -out $(TINY_RUN)/finetune4
+	$(TINY_RUN)/vqa export -model $(TINY_RUN)/finetune4 -out data/vilt-tiny-finetuned-vqa -dtype float16 -force
