@@ -34,6 +34,15 @@ type Optimizer struct {
 	Decay  bool
 }
 
+// HeadScale is the factor applied to the head's learning rate:
+// HeadLRMultiplier, or 1 when it is 0 or negative.
+func (o Optimizer) HeadScale() float64 {
+	if o.HeadLRMultiplier > 0 {
+		return o.HeadLRMultiplier
+	}
+	return 1
+}
+
 // DefaultOptimizer returns torch.optim.AdamW's defaults with the
 // walk-through's learning rate 5e-5 and a constant schedule.
 func DefaultOptimizer() Optimizer {
@@ -111,8 +120,8 @@ func newState(store *model.Store, cfg *vilt.Config, o Optimizer, accum int) (*st
 		}
 		s.decay = append(s.decay, wd)
 		mult := 1.0
-		if o.HeadLRMultiplier > 0 && !strings.HasPrefix(p.Key, "vilt.") {
-			mult = o.HeadLRMultiplier
+		if !strings.HasPrefix(p.Key, "vilt.") {
+			mult = o.HeadScale()
 		}
 		s.lrMult = append(s.lrMult, mult)
 		m, err := zero(adamScope+"/m"+path, pv)

@@ -110,6 +110,16 @@ func TestLRSchedule(t *testing.T) {
 	}
 }
 
+// TestHeadScale checks the head's learning-rate factor: the multiplier when
+// set, 1 (no scaling) for 0 or a negative value.
+func TestHeadScale(t *testing.T) {
+	for _, c := range []struct{ mult, want float64 }{{10, 10}, {0.5, 0.5}, {1, 1}, {0, 1}, {-3, 1}} {
+		if got := (Optimizer{HeadLRMultiplier: c.mult}).HeadScale(); got != c.want {
+			t.Errorf("HeadLRMultiplier %g: HeadScale() = %g, want %g", c.mult, got, c.want)
+		}
+	}
+}
+
 // TestParityAdamW runs two AdamW steps (lr 1e-3, torch.optim.AdamW's
 // defaults otherwise) of the training executable on each ViLT fixture
 // case's batch and compares the losses and the parameter deltas with

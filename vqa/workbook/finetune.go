@@ -32,18 +32,21 @@ type Settings struct {
 	Seed uint64
 }
 
-// ArticleSettings are the article's (and HuggingFace notebook's) settings:
-// AdamW with lr 5e-5, 50 epochs, batch size 4 (on the first 100 questions).
-var ArticleSettings = Settings{Epochs: 50, Batch: 4, LR: 5e-5, Seed: 1}
+// ArticleSettings returns the article's (and HuggingFace notebook's)
+// settings: AdamW with lr 5e-5, 50 epochs, batch size 4 (on the first 100
+// questions).
+func ArticleSettings() Settings { return Settings{Epochs: 50, Batch: 4, LR: 5e-5, Seed: 1} }
 
 // ArticleLimit is the number of questions the article fine-tunes on.
 const ArticleLimit = 100
 
-// QuickSettings are the workbook's defaults for the tiny pre-trained model:
-// a few minutes on two CPU cores, at a learning rate a model this small
-// needs (10 times the article's), the new head at 10 times that (ViLT's
-// fine-tuning recipe), with warm-up and linear decay.
-var QuickSettings = Settings{Epochs: 6, Batch: 32, LR: 5e-4, HeadLRMult: 10, Warmup: 0.1, Decay: true, Seed: 1}
+// QuickSettings returns the workbook's defaults for the tiny pre-trained
+// model: a few minutes on two CPU cores, at a learning rate a model this
+// small needs (10 times the article's), the new head at 10 times that
+// (ViLT's fine-tuning recipe), with warm-up and linear decay.
+func QuickSettings() Settings {
+	return Settings{Epochs: 6, Batch: 32, LR: 5e-4, HeadLRMult: 10, Warmup: 0.1, Decay: true, Seed: 1}
+}
 
 // optimizer returns AdamW with torch's defaults and the settings' learning
 // rates and schedule.
@@ -84,8 +87,8 @@ func FineTune(ctx context.Context, w io.Writer, m *hfmodel.Model, ds *dataset.Da
 		total = min(total, maxSteps)
 	}
 	head := ""
-	if s.HeadLRMult > 0 && s.HeadLRMult != 1 {
-		head = fmt.Sprintf(" (the head %g times that)", s.HeadLRMult)
+	if scale := opt.HeadScale(); scale != 1 {
+		head = fmt.Sprintf(" (the head %g times that)", scale)
 	}
 	fmt.Fprintf(w, "%d steps: %d epochs of %d batches of %d, lr %g%s\n", total, s.Epochs, batches, s.Batch, s.LR, head)
 	progress := NewProgress("fine-tuning", total)

@@ -10,8 +10,8 @@ import (
 // article's are torch's AdamW with lr 5e-5 and nothing else, the quick ones
 // add the head's multiplier and the schedule.
 func TestSettingsOptimizer(t *testing.T) {
-	if got, want := ArticleSettings.optimizer(), train.DefaultOptimizer(); got != want {
-		t.Errorf("ArticleSettings.optimizer() = %+v, want torch's AdamW with lr 5e-5 %+v", got, want)
+	if got, want := ArticleSettings().optimizer(), train.DefaultOptimizer(); got != want {
+		t.Errorf("ArticleSettings().optimizer() = %+v, want torch's AdamW with lr 5e-5 %+v", got, want)
 	}
 	s := Settings{LR: 3e-4, HeadLRMult: 10, Warmup: 0.1, Decay: true}
 	got := s.optimizer()
