@@ -221,9 +221,8 @@ tiny-models:
 	$(TINY_RUN)/vqa pretrain -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/stage $(TINY_PRETRAIN_FLAGS) -out $(TINY_RUN)/pretrain
 	$(TINY_RUN)/vqa eval -model $(TINY_RUN)/pretrain -data data/vqav2-mini -split val2014
 	$(TINY_RUN)/vqa export -model $(TINY_RUN)/pretrain -out data/vilt-tiny-mlm -dtype float16 -force
-	$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/pretrain $(TINY_FINETUNE_FLAGS) -out $(TINY_RUN)/finetune
-	$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/finetune $(TINY_CONTINUE_FLAGS) -out $(TINY_RUN)/finetune3
-	$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/finetune3 $(TINY_CONTINUE_FLAGS) -out $(TINY_RUN)/finetune4
-	$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/finetune4 $(TINY_CONTINUE_FLAGS) -out $(TINY_RUN)/finetune5
-	$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/finetune5 $(TINY_CONTINUE_FLAGS) -out $(TINY_RUN)/finetune6
+	$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/pretrain $(TINY_FINETUNE_FLAGS) -out $(TINY_RUN)/finetune2
+	for e in 3 4 5 6; do \
+		$(TINY_RUN)/vqa train -data "$$(tail -1 $(TINY_RUN)/corpus.txt)" -model $(TINY_RUN)/finetune$$((e - 1)) $(TINY_CONTINUE_FLAGS) -out $(TINY_RUN)/finetune$$e || exit 1; \
+	done
 	$(TINY_RUN)/vqa export -model $(TINY_RUN)/finetune6 -out data/vilt-tiny-finetuned-vqa -dtype float16 -force
