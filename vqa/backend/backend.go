@@ -7,7 +7,7 @@
 //  2. Otherwise, if a PJRT plugin is already installed (found in
 //     $PJRT_PLUGIN_LIBRARY_PATH, ~/.local/lib/go-xla, /usr/local/lib/go-xla or
 //     the system library path), XLA runs on it (CUDA first, then CPU).
-//  3. Otherwise the pure-Go backend runs, as [GoConfig]: independent ops run
+//  3. Otherwise the pure-Go backend runs, as [GoConfig] says: independent ops run
 //     in parallel as tasks of its worker pool, each op using every core.
 //
 // No plugin is ever downloaded unless asked for explicitly: with
@@ -29,7 +29,7 @@ import (
 	"github.com/gomlx/go-xla/compute/xla"
 )
 
-// GoConfig is the configuration the pure-Go backend runs with: "go", which
+// GoConfig returns the configuration the pure-Go backend runs with: "go", which
 // runs independent ops in parallel as tasks of the backend's worker pool.
 // The pool of GoMLX compute v0.1.2 could deadlock that way (an op that fans
 // out into the pool, a matrix multiply's Saturate, waited for a free worker
@@ -37,10 +37,10 @@ import (
 // vqa/internal/third_party/compute (PATCH.md there), through a replace in its
 // go.mod. That replace applies only when the workbook is the main module: a
 // program that imports the workbook as a library (a GoNB notebook) gets
-// v0.1.2 as released, and then GoConfig is "go:ops_sequential", its ops one
+// v0.1.2 as released, and then it is "go:ops_sequential", its ops one
 // after another, which never waits on the pool from inside it.
 // $GOMLX_BACKEND overrides either (e.g. "go:ops_sequential").
-var GoConfig = goConfig(patchedCompute())
+func GoConfig() string { return goConfig(patchedCompute()) }
 
 // PatchedComputeDir is the replacement directory of github.com/gomlx/compute
 // in the workbook's go.mod, with the worker-pool fix.
@@ -101,7 +101,7 @@ func Choose(getenv func(string) (string, bool), plugins []string) Choice {
 			return Choice{Config: xla.BackendName + ":" + name, Reason: "PJRT plugin " + name + " is installed"}
 		}
 	}
-	return Choice{Config: GoConfig, Reason: "no PJRT plugin installed; set " + InstallEnv + "=1 or run `make xla` to install one"}
+	return Choice{Config: GoConfig(), Reason: "no PJRT plugin installed; set " + InstallEnv + "=1 or run `make xla` to install one"}
 }
 
 // InstalledPlugins lists the PJRT plugins already installed, never
@@ -126,7 +126,7 @@ func New(w io.Writer) (compute.Backend, error) {
 		if _, set := os.LookupEnv(compute.ConfigEnvVar); set {
 			return nil, fmt.Errorf("creating backend %q from $%s: %w", choice.Config, compute.ConfigEnvVar, err)
 		}
-		choice = Choice{Config: GoConfig, Reason: fmt.Sprintf("%s failed to start: %v", choice.Config, err)}
+		choice = Choice{Config: GoConfig(), Reason: fmt.Sprintf("%s failed to start: %v", choice.Config, err)}
 		b, err = compute.NewWithConfig(choice.Config)
 		if err != nil {
 			return nil, fmt.Errorf("creating the Go backend: %w", err)

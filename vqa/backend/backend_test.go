@@ -21,8 +21,8 @@ func TestChoose(t *testing.T) {
 		{"env go over plugin", map[string]string{"GOMLX_BACKEND": "go"}, []string{"cpu"}, "go"},
 		{"cuda first", nil, []string{"cpu", "cuda"}, "xla:cuda"},
 		{"cpu plugin", nil, []string{"cpu"}, "xla:cpu"},
-		{"nothing installed", nil, nil, GoConfig},
-		{"empty env ignored", map[string]string{"GOMLX_BACKEND": ""}, nil, GoConfig},
+		{"nothing installed", nil, nil, GoConfig()},
+		{"empty env ignored", map[string]string{"GOMLX_BACKEND": ""}, nil, GoConfig()},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -52,7 +52,7 @@ func TestNewWithoutPlugin(t *testing.T) {
 		t.Errorf("backend name %q, want the Go backend", b.Name())
 	}
 	notice := buf.String()
-	if strings.Count(notice, "\n") != 1 || !strings.HasPrefix(notice, "backend: "+GoConfig+" (") {
+	if strings.Count(notice, "\n") != 1 || !strings.HasPrefix(notice, "backend: "+GoConfig()+" (") {
 		t.Errorf("notice %q, want one line naming the Go backend", notice)
 	}
 }
@@ -61,8 +61,8 @@ func TestNewWithoutPlugin(t *testing.T) {
 // compute copy (the replace in go.mod), so the Go backend runs its ops in
 // parallel; without it, one after another.
 func TestGoConfigPatched(t *testing.T) {
-	if GoConfig != "go" {
-		t.Errorf("GoConfig = %q, want \"go\": is the replace of github.com/gomlx/compute => ./%s missing from go.mod?", GoConfig, PatchedComputeDir)
+	if GoConfig() != "go" {
+		t.Errorf("GoConfig() = %q, want \"go\": is the replace of github.com/gomlx/compute => ./%s missing from go.mod?", GoConfig(), PatchedComputeDir)
 	}
 	if got := goConfig(false); got != "go:ops_sequential" {
 		t.Errorf("goConfig(false) = %q, want go:ops_sequential", got)

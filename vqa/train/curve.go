@@ -26,13 +26,14 @@ type Point struct {
 	Parts []float64
 }
 
-// PartNames name the loss columns of [Point.Parts] in loss.csv.
-var PartNames = []string{"loss_mlm", "loss_itm", "loss_wpa"}
+// PartNames returns the names of the loss columns of [Point.Parts] in
+// loss.csv, in order.
+func PartNames() []string { return []string{"loss_mlm", "loss_itm", "loss_wpa"} }
 
 // curveHeader returns the header line of loss.csv, with parts loss
 // columns.
 func curveHeader(parts int) []string {
-	return append([]string{"step", "epoch", "loss", "lr", "seconds"}, PartNames[:parts]...)
+	return append([]string{"step", "epoch", "loss", "lr", "seconds"}, PartNames()[:parts]...)
 }
 
 // writeCurve writes points as CSV to path, atomically.
@@ -45,7 +46,7 @@ func writeCurve(path string, points []Point) error {
 	w := csv.NewWriter(f)
 	parts := 0
 	if len(points) > 0 {
-		parts = min(len(points[0].Parts), len(PartNames))
+		parts = min(len(points[0].Parts), len(PartNames()))
 	}
 	w.Write(curveHeader(parts))
 	for _, p := range points {
@@ -87,13 +88,13 @@ func parseCurve(r io.Reader, name string) ([]Point, error) {
 		return nil, fmt.Errorf("loss curve %s: %w", name, err)
 	}
 	parts := -1
-	for n := range len(PartNames) + 1 {
+	for n := range len(PartNames()) + 1 {
 		if len(rows) > 0 && slices.Equal(rows[0], curveHeader(n)) {
 			parts = n
 		}
 	}
 	if parts < 0 {
-		return nil, fmt.Errorf("loss curve %s: want the header %s, optionally followed by %s", name, strings.Join(curveHeader(0), ","), strings.Join(PartNames, ","))
+		return nil, fmt.Errorf("loss curve %s: want the header %s, optionally followed by %s", name, strings.Join(curveHeader(0), ","), strings.Join(PartNames(), ","))
 	}
 	var pts []Point
 	for i, row := range rows[1:] {

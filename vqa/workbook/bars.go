@@ -17,7 +17,7 @@ type Bars struct {
 	Title, XLabel string
 	// Labels name the rows, top to bottom.
 	Labels []string
-	// Series are the bars of each row, drawn with the colours of [Palette];
+	// Series are the bars of each row, drawn with the colours of [PaletteColor];
 	// each has one value per label.
 	Series []Series
 	// Width is the width in pixels (0: 640); the height follows the rows.
@@ -65,7 +65,7 @@ func (c Bars) SVG() (string, error) {
 	fmt.Fprintf(&b, `<text x="%d" y="20" text-anchor="middle" font-size="14">%s</text>`, w/2, html.EscapeString(c.Title))
 	for i, s := range c.Series {
 		x := left + 150*i
-		fmt.Fprintf(&b, `<rect x="%d" y="28" width="12" height="10" fill="%s"/><text x="%d" y="37">%s</text>`, x, Palette[i%len(Palette)], x+16, html.EscapeString(s.Name))
+		fmt.Fprintf(&b, `<rect x="%d" y="28" width="12" height="10" fill="%s"/><text x="%d" y="37">%s</text>`, x, PaletteColor(i), x+16, html.EscapeString(s.Name))
 	}
 	for _, t := range ticks {
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>`, sx(t), head, sx(t), h-foot)
@@ -76,7 +76,7 @@ func (c Bars) SVG() (string, error) {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" dominant-baseline="middle">%s</text>`, left-6, y+rowH/2-gap/2, html.EscapeString(l))
 		for i, s := range c.Series {
 			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %g</title></rect>`,
-				left, y+i*barH, sx(s.Y[r])-float64(left), barH-1, Palette[i%len(Palette)], html.EscapeString(l), s.Y[r])
+				left, y+i*barH, sx(s.Y[r])-float64(left), barH-1, PaletteColor(i), html.EscapeString(l), s.Y[r])
 		}
 	}
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444"/>`, left, head, left, h-foot)

@@ -21,7 +21,7 @@ type Series struct {
 type Plot struct {
 	// Title, XLabel and YLabel are the texts around the axes.
 	Title, XLabel, YLabel string
-	// Series are the lines, drawn in order with the colours of [Palette].
+	// Series are the lines, drawn in order with the colours of [PaletteColor].
 	Series []Series
 	// Width and Height are the size in pixels; zero means 640 x 360.
 	Width, Height int
@@ -30,8 +30,12 @@ type Plot struct {
 	LogY bool
 }
 
-// Palette holds the line colours, used in turn.
-var Palette = [...]string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"}
+// PaletteColor returns the colour of the i-th line or bar of a chart: six
+// colours, used in turn.
+func PaletteColor(i int) string {
+	palette := [...]string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"}
+	return palette[i%len(palette)]
+}
 
 // Plot margins in pixels: left, right, top, bottom.
 const marginL, marginR, marginT, marginB = 64, 16, 32, 44
@@ -84,7 +88,7 @@ func (p Plot) SVG() (string, error) {
 	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`, marginL+pw/2, h-8, html.EscapeString(p.XLabel))
 	fmt.Fprintf(&b, `<text transform="translate(16 %.1f) rotate(-90)" text-anchor="middle">%s</text>`, marginT+ph/2, html.EscapeString(p.YLabel))
 	for i, s := range p.Series {
-		color := Palette[i%len(Palette)]
+		color := PaletteColor(i)
 		var pts []string
 		for j := range s.X {
 			if y, ok := p.y(s.Y[j]); ok && finite(s.X[j]) {
