@@ -206,7 +206,7 @@ bench-loop:
 ## at a time, each with a fresh warm-up) -> data/vilt-tiny-finetuned-vqa; each scored on data/vqav2-mini's val2014
 TINY_RUN ?= $(or $(TMPDIR),/tmp)/vilt-tiny-run
 TINY_CORPUS_FLAGS ?= -scenes 8000 -short-side 128 -inventory
-TINY_RUN_FLAGS ?= -image-size 128 -trim-text -cache-images -batch 32 -decay -checkpoint-every 500 -log-every 100 -quiet
+TINY_RUN_FLAGS ?= -image-size 128 -trim-text -cache-images -bucket -batch 32 -decay -checkpoint-every 500 -log-every 100 -quiet
 TINY_STAGE_FLAGS ?= $(TINY_RUN_FLAGS) -preset tiny -patch 16 -layers 4 -mlp 384 -init-range 0.2 -lr 1e-3 -warmup 0.1 -epochs 12 -only-question-types "what is in the"
 TINY_PRETRAIN_FLAGS ?= $(TINY_RUN_FLAGS) -lr 2e-4 -head-lr-mult 10 -warmup 0.05 -epochs 2
 TINY_EVAL_FLAGS ?= -eval val2014 -eval-data data/vqav2-mini -eval-every 500

@@ -344,7 +344,7 @@ func TestLoaderBuckets(t *testing.T) {
 		for _, i := range b.Indices {
 			w, h := testImages[ds.Records[i].ImageID][0], testImages[ds.Records[i].ImageID][1]
 			th, tw, _ := cfg.TargetSize(h, w)
-			if bh, bw := BucketSize(th, tw); bh != b.Height || bw != b.Width {
+			if bh, bw := BucketSize(th, tw, BucketStep(cfg.ShortestEdge)); bh != b.Height || bw != b.Width {
 				t.Errorf("example %d (bucket %dx%d) in a batch padded to %dx%d", i, bh, bw, b.Height, b.Width)
 			}
 		}
@@ -406,20 +406,32 @@ func TestLoaderStopsEarlyAndCancels(t *testing.T) {
 
 // TestBucketSize checks buckets cover the size, are patch-aligned, waste
 // less than one step and stay few over the sizes ViltImageProcessor makes
-// at shortest_edge 384 (multiples of 32 from 384 to 608).
+// (multiples of 32, the shorter edge s, the longer up to 1333/800 s), at
+// the article's resolution and at the tiny models' 128, where every size
+// must keep its own bucket.
 func TestBucketSize(t *testing.T) {
-	buckets := map[[2]int]bool{}
-	for h := 384; h <= 608; h += 32 {
-		for w := 384; w <= 608; w += 32 {
-			bh, bw := BucketSize(h, w)
-			if bh < h || bw < w || bh-h >= bucketStep || bw-w >= bucketStep || bh%32 != 0 || bw%32 != 0 {
-				t.Errorf("BucketSize(%d, %d) = %d, %d", h, w, bh, bw)
+	for _, shortest := range []int{384, 224, 128, 96} {
+		step := BucketStep(shortest)
+		longest := int(1333.0/800.0*float64(shortest)) / 32 * 32
+		buckets := map[[2]int]bool{}
+		for h := shortest / 32 * 32; h <= longest; h += 32 {
+			for w := shortest / 32 * 32; w <= longest; w += 32 {
+				if h != shortest/32*32 && w != shortest/32*32 {
+					continue // one side is always the shorter edge
+				}
+				bh, bw := BucketSize(h, w, step)
+				if bh < h || bw < w || bh-h >= step || bw-w >= step || bh%32 != 0 || bw%32 != 0 {
+					t.Errorf("shortest %d: BucketSize(%d, %d, %d) = %d, %d", shortest, h, w, step, bh, bw)
+				}
+				buckets[[2]int{bh, bw}] = true
 			}
-			buckets[[2]int{bh, bw}] = true
+		}
+		if len(buckets) > 9 {
+			t.Errorf("%d buckets for %d-shorter-edge images, want at most 9", len(buckets), shortest)
 		}
 	}
-	if len(buckets) > 9 {
-		t.Errorf("%d buckets for 384-shorter-edge images, want at most 9", len(buckets))
+	if step := BucketStep(128); step != 32 {
+		t.Errorf("BucketStep(128) = %d, want 32: 128-pixel pictures (128x160) would be padded to 128x256", step)
 	}
 }
 

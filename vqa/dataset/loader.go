@@ -234,7 +234,7 @@ func (l *Loader) bucketKeys() ([]int, error) {
 				l.sizesErr = fmt.Errorf("dataset: example %d: %w", i, err)
 				return
 			}
-			bh, bw := BucketSize(h, w)
+			bh, bw := BucketSize(h, w, BucketStep(cfg.ShortestEdge))
 			l.buckets[i] = bh<<20 | bw
 		}
 	})
@@ -365,7 +365,7 @@ func (l *Loader) build(epoch int, idx []int) (*Batch, error) {
 		for _, e := range encs {
 			h, w = max(h, e.Height), max(w, e.Width)
 		}
-		h, w = BucketSize(h, w)
+		h, w = BucketSize(h, w, BucketStep(l.processor().ImageConfig().ShortestEdge))
 		b.Batch, err = processor.CollateTo(encs, h, w)
 	} else {
 		b.Batch, err = processor.Collate(encs)
@@ -478,15 +478,20 @@ func (b *Batch) Tensors() (inputs, labels []*tensors.Tensor) {
 // tokens is 6) get no loss.
 const MaxMasked = 10
 
-// bucketStep is the granularity of [BucketSize].
-const bucketStep = 128
+// BucketStep returns the granularity of [BucketSize] for images resized to
+// the shorter edge shortest: a third of it, in multiples of 32 (at least
+// 32). ViltImageProcessor makes the longer edge at most 1333/800 of the
+// shorter one, so each side falls in one of three steps and a run compiles
+// at most 9 graph shapes at any resolution: a step of 128 pixels at 384
+// (heights and widths of 384, 512 or 640), of 32 at 128 (every size the
+// processor makes its own bucket: 128x160 is padded to 128x160, not to
+// 128x256).
+func BucketStep(shortest int) int { return max(32, shortest/3/32*32) }
 
-// BucketSize rounds a batch's padded image size up to a multiple of 128
-// pixels on each side, so a run compiles a handful of graphs (for
-// 384-shorter-edge images: heights and widths of 384, 512 or 640) instead
-// of one per image size. It is a multiple of every power-of-two patch size
-// up to 128.
-func BucketSize(h, w int) (int, int) {
-	up := func(x int) int { return max(1, (x+bucketStep-1)/bucketStep) * bucketStep }
+// BucketSize rounds a batch's padded image size up to a multiple of step
+// ([BucketStep]) on each side. With step a multiple of 32 it is a multiple
+// of every power-of-two patch size up to 32.
+func BucketSize(h, w, step int) (int, int) {
+	up := func(x int) int { return max(1, (x+step-1)/step) * step }
 	return up(h), up(w)
 }
