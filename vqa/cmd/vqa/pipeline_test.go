@@ -111,10 +111,10 @@ func TestShippedModel(t *testing.T) {
 		t.Errorf("eval -question-types: code %d\n%s\n%s", code, stdout, stderr)
 	}
 	t.Logf("val2014: model %.2f%%, baseline %.2f%% (%q)", rep.Model.Overall, rep.Baseline.Overall, rep.BaselineAnswer)
-	// docs/tiny-model.md reports 80.46% for the shipped model (measured when
+	// docs/tiny-model.md reports 78.96% for the shipped model (measured when
 	// it was made); one point of slack covers answers that flip with the
 	// float rounding of another CPU's kernels.
-	const documented = 80.46
+	const documented = 78.96
 	if rep.N != 500 || rep.Model.Overall < documented-1 {
 		t.Errorf("the shipped model scores %.2f%% on %d questions; docs/tiny-model.md says %.2f%%", rep.Model.Overall, rep.N, documented)
 	}
@@ -139,9 +139,9 @@ func TestShippedPretrainedModel(t *testing.T) {
 		what       string
 		got, known float64
 	}{
-		{"masked colour words", rep.MaskedAccuracy("color"), 48.12},
-		{"masked shape words", rep.MaskedAccuracy("shape"), 23.54},
-		{"image-text matching", rep.ITMAccuracy(), 65.54},
+		{"masked colour words", rep.MaskedAccuracy("color"), 51.38},
+		{"masked shape words", rep.MaskedAccuracy("shape"), 29.37},
+		{"image-text matching", rep.ITMAccuracy(), 62.32},
 	} {
 		if c.got < c.known-1 {
 			t.Errorf("the shipped pre-trained model scores %.2f%% on %s; docs/tiny-model.md says %.2f%%", c.got, c.what, c.known)
