@@ -214,6 +214,11 @@ func (l *Loader) Order(epoch int) ([][]int, error) {
 	return batches, nil
 }
 
+// bucketSize is [BucketSize] at the step of the processor's resolution.
+func (l *Loader) bucketSize(h, w int) (int, int) {
+	return BucketSize(h, w, BucketStep(l.processor().ImageConfig().ShortestEdge))
+}
+
 // bucketKeys reads every image's header once and returns each record's
 // size bucket as a single int key.
 func (l *Loader) bucketKeys() ([]int, error) {
@@ -234,7 +239,7 @@ func (l *Loader) bucketKeys() ([]int, error) {
 				l.sizesErr = fmt.Errorf("dataset: example %d: %w", i, err)
 				return
 			}
-			bh, bw := BucketSize(h, w, BucketStep(cfg.ShortestEdge))
+			bh, bw := l.bucketSize(h, w)
 			l.buckets[i] = bh<<20 | bw
 		}
 	})
@@ -365,7 +370,7 @@ func (l *Loader) build(epoch int, idx []int) (*Batch, error) {
 		for _, e := range encs {
 			h, w = max(h, e.Height), max(w, e.Width)
 		}
-		h, w = BucketSize(h, w, BucketStep(l.processor().ImageConfig().ShortestEdge))
+		h, w = l.bucketSize(h, w)
 		b.Batch, err = processor.CollateTo(encs, h, w)
 	} else {
 		b.Batch, err = processor.Collate(encs)
